@@ -1,0 +1,86 @@
+"""params.yaml validation: every bad key, type or value is rejected with the key's name."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from dllaunchpad.config import ParamsError, apply_scale, load_params
+
+
+def test_committed_params_are_valid(raw_params):
+    params = load_params(raw_params)
+    assert params["scale"] in ("full", "quick")
+    assert {"mnist", "rps", "classical_piano", "sunspots", "boston", "iris"} <= set(params["datasets"])
+    # quick blocks are merged or dropped, never left in the effective settings
+    assert all("quick" not in e for e in params["experiments"].values())
+    assert all("quick" not in d for d in params["datasets"].values())
+
+
+def test_quick_scale_merges_quick_blocks(raw_params):
+    full = load_params(raw_params, scale="full")
+    quick = load_params(raw_params, scale="quick")
+    assert full["datasets"]["mnist"]["preprocess"]["train_samples"] is None
+    assert quick["datasets"]["mnist"]["preprocess"]["train_samples"] == 6000
+    # untouched keys survive the merge
+    assert quick["datasets"]["mnist"]["preprocess"]["noise_factor"] == 0.4
+
+
+def _expect_error(raw, *fragments):
+    with pytest.raises(ParamsError) as info:
+        load_params(raw)
+    for f in fragments:
+        assert f in str(info.value), str(info.value)
+    return str(info.value)
+
+
+def test_wrong_type_names_the_key(raw_params):
+    raw_params["experiments"]["xor"]["trainer"]["epochs"] = "many"
+    _expect_error(raw_params, "experiments.xor.trainer.epochs", "'many' is not of type 'integer'")
+
+
+def test_unknown_key_is_named(raw_params):
+    raw_params["experiments"]["xor"]["trainer"]["epoch"] = 5
+    _expect_error(raw_params, "experiments.xor.trainer", "'epoch' was unexpected")
+
+
+def test_bad_value_is_named(raw_params):
+    raw_params["scale"] = "medium"
+    _expect_error(raw_params, "scale", "medium")
+
+
+def test_bad_checksum_is_named(raw_params):
+    raw_params["datasets"]["iris"]["files"][0]["sha256"] = "abc"
+    _expect_error(raw_params, "datasets.iris.files.0.sha256")
+
+
+def test_typo_inside_quick_block_is_caught(raw_params):
+    raw_params["experiments"]["xor"]["quick"] = {"trainer": {"epochs": 0}}
+    _expect_error(raw_params, "experiments.xor.quick.trainer.epochs")
+
+
+def test_cross_references_are_checked(raw_params):
+    raw_params["experiments"]["xor"]["dataset"] = "cifar"
+    _expect_error(raw_params, "experiments.xor.dataset", "cifar")
+    raw_params["experiments"]["xor"]["dataset"] = None
+    raw_params["skip_datasets"] = ["nope"]
+    _expect_error(raw_params, "skip_datasets", "nope")
+
+
+def test_apply_scale_does_not_mutate_its_input(raw_params):
+    before = yaml.safe_dump(raw_params)
+    apply_scale({**raw_params, "scale": "quick"})
+    assert yaml.safe_dump(raw_params) == before
+
+
+def test_cli_rejects_bad_params_naming_the_key(tmp_path, raw_params):
+    raw_params["datasets"]["mnist"]["preprocess"]["noise_factor"] = "loud"
+    bad = tmp_path / "params.yaml"
+    bad.write_text(yaml.safe_dump(raw_params))
+    proc = subprocess.run([sys.executable, "-m", "dllaunchpad.cli", "--params", str(bad), "validate"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "datasets.mnist.preprocess.noise_factor" in proc.stderr
