@@ -1,0 +1,40 @@
+"""Small helpers shared by the dataset modules: parameter defaults and atomic ``.npz`` output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .. import io
+
+
+def params(pp: dict | None, defaults: dict, dataset: str) -> dict:
+    """``defaults`` overlaid with ``pp``; unknown keys are an error (they are almost always typos)."""
+    pp = dict(pp or {})
+    unknown = sorted(set(pp) - set(defaults))
+    if unknown:
+        raise ValueError(f"{dataset}: unknown preprocess parameter(s) {unknown}; "
+                         f"expected a subset of {sorted(defaults)}")
+    return {**defaults, **pp}
+
+
+def save_npz(path: Path, **arrays: np.ndarray) -> Path:
+    """Write an uncompressed ``.npz`` atomically (np.savez would leave a partial file if killed)."""
+    with io.atomic_path(path) as tmp:
+        # Through an open file: given a bare path, np.savez appends ".npz" when it is missing.
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    return Path(path)
+
+
+def load_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` (no pickles: all our arrays are numeric or fixed-width strings)."""
+    with np.load(path, allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}
+
+
+def require(path: Path, dataset: str) -> Path:
+    if not path.is_file():
+        raise FileNotFoundError(f"{dataset}: raw file {path} is missing (run the download step first)")
+    return path
