@@ -1,0 +1,1 @@
+"""Tensor products (products.py) and, later, decompositions."""
