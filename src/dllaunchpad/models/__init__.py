@@ -1,0 +1,1 @@
+"""Model families: architectures and their LightningModules (no data loading, no paths)."""

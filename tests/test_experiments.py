@@ -1,0 +1,81 @@
+"""The skeleton's trained experiments, end to end in a temporary root: train, checkpoint,
+evaluate; real metrics within stated bands, and identical results from identical params."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+from dllaunchpad.config import load_params
+from dllaunchpad.evaluate import evaluate
+from dllaunchpad.registry import Registry
+from dllaunchpad.train import train
+
+
+@pytest.fixture
+def reg_params(raw_params):
+    params = load_params(raw_params)
+    return params, Registry.from_params(params)
+
+
+def _run(name, reg_params, root):
+    params, reg = reg_params
+    exp = reg.experiment(name)
+    info = train(exp, params, root, progress=False)
+    metrics = evaluate(exp, params, root)
+    return exp, info, metrics
+
+
+def test_linear_regression_recovers_the_line(reg_params, tmp_path):
+    exp, info, m = _run("linear_regression", reg_params, tmp_path)
+    assert info["epochs_run"] == 100 and info["device"] == "cpu"
+    assert abs(m["slope"] - 3.0) < 0.05          # chapter: 2.9757
+    assert abs(m["intercept"] - 1.0) < 0.2       # chapter: 0.9874
+    assert m["train_mse"] < 1.5                  # the noise variance is 1
+    rows = (tmp_path / exp.history).read_text().splitlines()
+    assert rows[0] == "epoch,train_loss" and len(rows) == 101
+
+
+def test_xor_is_learned(reg_params, tmp_path):
+    exp, info, m = _run("xor", reg_params, tmp_path)
+    assert m["binary_accuracy"] == 1.0
+    assert m["prediction_00"] < 0.5 and m["prediction_11"] < 0.5
+    assert m["prediction_01"] > 0.5 and m["prediction_10"] > 0.5
+    assert m["final_loss"] < 0.06                # chapter: 0.03
+    # the checkpoint is plain data: it loads with weights_only=True
+    state = torch.load(tmp_path / exp.checkpoint, weights_only=True)
+    assert state["state_dict"]["net.0.weight"].shape == (6, 2)
+    for png in (tmp_path / exp.figures_dir).glob("*.png"):
+        with Image.open(png) as im:
+            assert im.format == "PNG" and im.size[0] > 300
+    saved = json.loads((tmp_path / exp.metrics).read_text())
+    assert saved["binary_accuracy"] == 1.0 and saved["chapter_section"] == "31.8.1"
+
+
+def test_same_params_same_metrics(reg_params, tmp_path):
+    _, _, first = _run("xor", reg_params, tmp_path / "a")
+    _, _, second = _run("xor", reg_params, tmp_path / "b")
+    timing = {"train_seconds", "evaluate_seconds"}
+    assert {k: v for k, v in first.items() if k not in timing} == {k: v for k, v in second.items() if k not in timing}
+
+
+def test_tensor_products_write_json(reg_params, tmp_path):
+    params, reg = reg_params
+    m = evaluate(reg.experiment("tensor_products"), params, tmp_path)
+    assert m["products"] == 11 and m["products_matching_chapter"] == 10
+    assert m["mode1_product_matches_chapter"] is False
+    products = json.loads((tmp_path / "reports/figures/tensor_products/products.json").read_text())
+    assert products["kronecker_BA"]["ours"] == [[0, 0, 5, 10], [0, 0, 15, 20], [6, 12, 7, 14], [18, 24, 21, 28]]
+
+
+def test_fake_gpu_falls_back_to_cpu(monkeypatch):
+    from dllaunchpad import devices
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    if torch.cuda.is_available():
+        pytest.skip("a real GPU is visible")
+    assert devices.choose(1) == ("cpu", 1)
+    assert devices.choose(4) == ("cpu", 1)
