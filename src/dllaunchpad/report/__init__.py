@@ -1,0 +1,1 @@
+"""Figures (one consistent, colour-blind-safe style) and the self-contained HTML report."""
