@@ -1,0 +1,28 @@
+# launchpad: every worked example of "A Deep Learning Launchpad" as one DAG.
+#
+#   fetch_<dataset> -> preprocess_<dataset> -> train_<experiment> -> evaluate_<experiment> -> report
+#
+# The rules are generated from params.yaml's `datasets:` and `experiments:` tables (through
+# dllaunchpad.registry, which also generates dvc.yaml). Quick mode: `--config scale=quick`.
+# Offline with the shared mirror: LAUNCHPAD_MIRROR=../shared/mirror and --config skip_datasets=[rps].
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+configfile: "params.yaml"
+
+
+include: "workflow/rules/common.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        REPORT_HTML,
+        REG.report_inputs(),
+
+
+include: "workflow/rules/data.smk"
+include: "workflow/rules/experiments.smk"
+include: "workflow/rules/report.smk"
