@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -41,3 +42,25 @@ def test_missing_params_file_is_named(tmp_path):
     proc = _cli("validate", cwd=tmp_path)
     assert proc.returncode == 2
     assert "params.yaml: not found" in proc.stderr
+
+
+def test_tampered_mirror_fails_the_fetch_and_leaves_nothing(tmp_path, mirror):
+    """Done-when of the skeleton: one changed byte in a mirror file stops the fetch with the
+    file named, both digests shown, and nothing left in data/."""
+    import shutil
+
+    bad = tmp_path / "mirror" / "iris"
+    bad.mkdir(parents=True)
+    data = (mirror("iris") / "iris.csv").read_bytes()
+    (bad / "iris.csv").write_bytes(data.replace(b"5.1", b"5.2", 1))
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(REPO / "params.yaml", work / "params.yaml")
+    env = {**os.environ, "LAUNCHPAD_MIRROR": str(tmp_path / "mirror")}
+    proc = subprocess.run([sys.executable, "-m", "dllaunchpad.cli", "fetch", "iris"], cwd=work, env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "checksum mismatch for iris.csv" in proc.stderr
+    assert "9cc1c345c71bcc9b486b74cbf6063fa66f4bb5e0f603a4b3c3471ec2e5e8e355" in proc.stderr
+    leftovers = [p for p in (work / "data").rglob("*") if p.is_file()] if (work / "data").exists() else []
+    assert leftovers == []
