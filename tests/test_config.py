@@ -84,3 +84,20 @@ def test_cli_rejects_bad_params_naming_the_key(tmp_path, raw_params):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert "datasets.mnist.preprocess.noise_factor" in proc.stderr
+
+
+def test_family_schema_checks_model_settings(raw_params):
+    raw_params["experiments"]["xor"]["model"] = {"hiden": 6}
+    _expect_error(raw_params, "experiments.xor", "hiden")
+    raw_params["experiments"]["xor"]["model"] = {"hidden": 0}
+    _expect_error(raw_params, "experiments.xor.model.hidden")
+
+
+def test_family_schema_checks_the_quick_merge(raw_params):
+    raw_params["experiments"]["linear_regression"]["quick"] = {"data": {"n": 1}}
+    _expect_error(raw_params, "quick block merged", "experiments.linear_regression.data.n")
+
+
+def test_unknown_family_is_named(raw_params):
+    raw_params["experiments"]["xor"]["family"] = "perceptron"
+    _expect_error(raw_params, "experiments.xor.family", "perceptron")

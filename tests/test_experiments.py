@@ -79,3 +79,25 @@ def test_fake_gpu_falls_back_to_cpu(monkeypatch):
         pytest.skip("a real GPU is visible")
     assert devices.choose(1) == ("cpu", 1)
     assert devices.choose(4) == ("cpu", 1)
+
+
+def test_best_weights_are_kept_and_used_for_evaluation(reg_params, tmp_path):
+    import copy
+
+    from dllaunchpad.registry import Experiment
+    from dllaunchpad.train import evaluation_checkpoint
+
+    params, reg = reg_params
+    spec = copy.deepcopy(reg.experiment("xor").spec)
+    spec["trainer"].update(epochs=60, early_stopping={"monitor": "train_loss", "patience": 2, "restore_best": True})
+    exp = Experiment("xor", spec)
+    info = train(exp, params, tmp_path, progress=False)
+    best = torch.load(tmp_path / "models/xor/best.ckpt", weights_only=True)
+    import csv
+
+    with open(tmp_path / exp.history) as fh:
+        losses = [float(r["train_loss"]) for r in csv.DictReader(fh)]
+    assert best["monitor"] == "train_loss" and best["epoch"] == info["best_epoch"]
+    assert best["value"] == pytest.approx(min(losses), rel=1e-6)
+    assert losses.index(min(losses)) + 1 == best["epoch"]
+    assert evaluation_checkpoint(exp, tmp_path).name == "best.ckpt"

@@ -43,3 +43,16 @@ def test_report_is_self_contained(raw_params, tmp_path):
     # experiments that did not run say so, and how to produce them
     assert "reports/metrics/xor.json was not produced" in html
     assert "<link" not in html and "<script" not in html
+
+
+def test_fidelity_table_pairs_chapter_values_with_ours(raw_params, tmp_path):
+    from dllaunchpad.report.build import chapter_values, fidelity_rows
+
+    params = load_params(raw_params)
+    reg = Registry.from_params(params)
+    assert set(chapter_values()) <= set(params["experiments"]), "chapter_values.yaml names an unknown experiment"
+    evaluate(reg.experiment("tensor_products"), params, tmp_path)
+    rows = {(r["experiment"], r["metric"]): r for r in fidelity_rows(reg, tmp_path)}
+    row = rows[("tensor_products", "products_matching_chapter")]
+    assert (row["chapter"], row["ours"], row["diff"]) == ("11", "10", "-1")
+    assert rows[("xor", "final_loss")]["ours"] == "not run"

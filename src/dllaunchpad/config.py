@@ -18,6 +18,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = ROOT / "workflow" / "schemas" / "params.schema.yaml"
+FAMILY_SCHEMAS = ROOT / "workflow" / "schemas" / "families"
 PARAMS_PATH = Path("params.yaml")
 
 
@@ -28,6 +29,15 @@ class ParamsError(ValueError):
 @lru_cache(maxsize=1)
 def schema() -> dict:
     with open(SCHEMA_PATH, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+@lru_cache(maxsize=None)
+def family_schema(family: str) -> dict | None:
+    path = FAMILY_SCHEMAS / f"{family}.schema.yaml"
+    if not path.exists():
+        return None
+    with open(path, encoding="utf-8") as fh:
         return yaml.safe_load(fh)
 
 
@@ -49,16 +59,33 @@ def _key(path) -> str:
     return ".".join(str(p) for p in path) or "(top level)"
 
 
-def validate(params: Mapping[str, Any], source: str = "params.yaml") -> None:
-    """Raise ParamsError naming the first offending key (the deepest, most specific error)."""
+def _check(instance, sch: dict, source: str, prefix: tuple = ()) -> None:
+    """Raise ParamsError for the most relevant schema violation, naming its key."""
     import jsonschema  # imported here: only validation needs it
 
-    validator_cls = jsonschema.validators.validator_for(schema())
-    validator = validator_cls(schema())
-    errors = sorted(validator.iter_errors(params), key=lambda e: (-len(e.absolute_path), str(e.path)))
+    validator = jsonschema.validators.validator_for(sch)(sch)
+    errors = list(validator.iter_errors(instance))
     if errors:
-        err = jsonschema.exceptions.best_match(errors) or errors[0]
-        raise ParamsError(f"{source}: {_key(err.absolute_path)}: {err.message}")
+        err = jsonschema.exceptions.best_match(errors)
+        raise ParamsError(f"{source}: {_key(prefix + tuple(err.absolute_path))}: {err.message}")
+
+
+def validate(params: Mapping[str, Any], source: str = "params.yaml") -> None:
+    """Raise ParamsError naming the first offending key.
+
+    The main schema checks the file's shape; each experiment's `model`/`data`/... are then
+    checked by its family's schema, both as written and with its `quick:` block merged in.
+    """
+    _check(params, schema(), source)
+    for name, exp in params["experiments"].items():
+        fam = family_schema(exp["family"])
+        if fam is None:
+            raise ParamsError(f"{source}: experiments.{name}.family: unknown family {exp['family']!r} "
+                              f"(no workflow/schemas/families/{exp['family']}.schema.yaml)")
+        base = {k: v for k, v in exp.items() if k != "quick"}
+        _check(base, fam, source, ("experiments", name))
+        if exp.get("quick"):
+            _check(deep_merge(base, exp["quick"]), fam, f"{source} (quick block merged)", ("experiments", name))
     # Cross references that a schema cannot express.
     datasets = params["datasets"]
     for name in params["skip_datasets"]:

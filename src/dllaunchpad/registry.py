@@ -101,12 +101,19 @@ class Experiment:
 
     @property
     def code(self) -> list[str]:
+        """The family's module, its model module when there is one (models/<family>.py), and
+        the shared runner: a change to any of them reruns the experiment."""
+        from .config import ROOT
+
         own = [f"{PKG}/experiments/{self.family}.py"]
+        model = f"{PKG}/models/{self.family}.py"
+        if (ROOT / model).exists():
+            own.append(model)
         return own + (SHARED_TRAIN_CODE if self.trains else [])
 
 
 REPORT_HTML = "reports/index.html"
-REPORT_CODE = [f"{PKG}/report/build.py", f"{PKG}/report/templates/index.html"]
+REPORT_CODE = [f"{PKG}/report/build.py", f"{PKG}/report/templates/index.html", f"{PKG}/chapter_values.yaml"]
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,17 @@
 Seeding, device choice, the per-epoch history and checkpoint writing live here once, for every
 family. Outputs (atomic, so a killed job leaves nothing that looks finished):
 
-- ``models/<exp>/last.ckpt``   Lightning checkpoint (load with weights_only=True)
-- ``models/<exp>/train.json``  wall time, device, epochs run
+- ``models/<exp>/last.ckpt``   Lightning checkpoint at the end of training (load with
+                               weights_only=True)
+- ``models/<exp>/best.ckpt``   ``{"state_dict", "epoch", "monitor", "value"}`` of the best epoch,
+                               when the trainer settings ask for early stopping with
+                               ``restore_best`` or for ``checkpoint_best``
+- ``models/<exp>/train.json``  wall time, device, epochs run, best epoch
 - ``reports/history/<exp>.csv`` one row per epoch (DVC plots)
+
+Trainer settings (params.yaml `trainer:`, schema-checked): epochs, batch_size, devices,
+precision, compile, limit_train_batches, gradient_clip_val, early_stopping {monitor, patience,
+min_delta, mode, restore_best}, checkpoint_best {monitor, mode}.
 """
 
 from __future__ import annotations
@@ -53,6 +61,53 @@ def _history_callback():
     return EpochHistory()
 
 
+def _best_weights_callback(monitor: str, mode: str):
+    import copy
+
+    import lightning as L
+
+    class BestWeights(L.Callback):
+        """Keeps an in-memory copy of the weights of the best epoch by `monitor` (the models
+        here are small), like Keras' restore_best_weights; train() writes it to best.ckpt."""
+
+        def __init__(self):
+            self.monitor, self.mode = monitor, mode
+            self.value, self.epoch, self.state = None, None, None
+
+        def on_train_epoch_end(self, trainer, pl_module):
+            if self.monitor not in trainer.callback_metrics:
+                raise KeyError(f"checkpoint monitor {self.monitor!r} was not logged; logged: "
+                               f"{sorted(trainer.callback_metrics)}")
+            v = float(trainer.callback_metrics[self.monitor])
+            better = self.value is None or (v < self.value if self.mode == "min" else v > self.value)
+            if better:
+                self.value, self.epoch = v, trainer.current_epoch + 1
+                self.state = {k: t.detach().to("cpu", copy=True) for k, t in pl_module.state_dict().items()}
+
+    return BestWeights()
+
+
+def _callbacks(trainer_cfg: dict, fam, exp) -> tuple[list, object, object]:
+    """(all callbacks, the history callback, the best-weights callback or None)."""
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    history = _history_callback()
+    callbacks = [history]
+    es = trainer_cfg.get("early_stopping")
+    if es:
+        callbacks.append(EarlyStopping(monitor=es["monitor"], patience=es["patience"],
+                                       min_delta=es.get("min_delta", 0.0), mode=es.get("mode", "min"),
+                                       check_on_train_epoch_end=True))
+    best_cfg = trainer_cfg.get("checkpoint_best")
+    if not best_cfg and es and es.get("restore_best"):
+        best_cfg = {"monitor": es["monitor"], "mode": es.get("mode", "min")}
+    best = _best_weights_callback(best_cfg["monitor"], best_cfg.get("mode", "min")) if best_cfg else None
+    if best is not None:
+        callbacks.append(best)
+    callbacks += list(getattr(fam, "callbacks", lambda e: [])(exp))
+    return callbacks, history, best
+
+
 def history_csv(rows: list[dict]) -> str:
     keys = ["epoch"] + sorted({k for r in rows for k in r} - {"epoch"})
     buf = _io.StringIO()
@@ -78,8 +133,9 @@ def train(exp: Experiment, params: dict, root: Path | str = ".", progress: bool 
     module, datamodule = fam.build(exp, params, root)
 
     accelerator, n_devices = devices.choose(trainer_cfg.get("devices", 1), want_gpu=exp.gpu)
-    history = _history_callback()
-    has_val = getattr(datamodule, "val", None) is not None
+    callbacks, history, best = _callbacks(trainer_cfg, fam, exp)
+    if trainer_cfg.get("compile"):
+        module = torch.compile(module)
     trainer = L.Trainer(
         max_epochs=trainer_cfg["epochs"],
         accelerator=accelerator,
@@ -90,9 +146,11 @@ def train(exp: Experiment, params: dict, root: Path | str = ".", progress: bool 
         enable_checkpointing=False,   # we write the final checkpoint ourselves, atomically
         enable_model_summary=False,
         enable_progress_bar=progress,
-        limit_val_batches=None if has_val else 0,
+        limit_train_batches=trainer_cfg.get("limit_train_batches"),
+        gradient_clip_val=trainer_cfg.get("gradient_clip_val"),
+        precision=trainer_cfg.get("precision", "32"),
         num_sanity_val_steps=0,
-        callbacks=[history, *getattr(fam, "callbacks", lambda e: [])(exp)],
+        callbacks=callbacks,
     )
     log.info("training %s on %s (%d device(s)), seed %d", exp.name, accelerator, n_devices, seed)
     t0 = time.perf_counter()
@@ -105,6 +163,8 @@ def train(exp: Experiment, params: dict, root: Path | str = ".", progress: bool 
         "epochs_run": trainer.current_epoch,
         "seed": seed,
         "train_seconds": round(wall, 3),
+        "best_epoch": best.epoch if best else None,
+        "best_value": best.value if best else None,
         "torch": torch.__version__,
         "lightning": L.__version__,
     }
@@ -112,19 +172,29 @@ def train(exp: Experiment, params: dict, root: Path | str = ".", progress: bool 
         with io.atomic_path(root / exp.model_dir) as tmp:
             tmp.mkdir()
             trainer.save_checkpoint(tmp / "last.ckpt", weights_only=False)  # full: resumable
+            if best is not None and best.state is not None:
+                torch.save({"state_dict": best.state, "epoch": best.epoch, "monitor": best.monitor,
+                            "value": best.value}, tmp / "best.ckpt")
             io.write_json(tmp / "train.json", info)
         io.write_text(root / exp.history, history_csv(history.rows))
     return info
 
 
-def load_trained(exp: Experiment, params: dict, root: Path | str = "."):
-    """Rebuild the experiment's module and load its checkpoint's weights (weights_only=True:
-    a checkpoint is data, never code)."""
+def evaluation_checkpoint(exp: Experiment, root: Path | str = ".") -> Path:
+    """best.ckpt when training restored the best weights (Keras' restore_best_weights) or kept
+    a best checkpoint; otherwise last.ckpt."""
+    best = Path(root) / exp.model_dir / "best.ckpt"
+    return best if best.exists() else Path(root) / exp.checkpoint
+
+
+def load_trained(exp: Experiment, params: dict, root: Path | str = ".", ckpt: Path | None = None):
+    """Rebuild the experiment's module and load its weights (weights_only=True: a checkpoint is
+    data, never code). By default the checkpoint evaluation uses (see evaluation_checkpoint)."""
     import torch
 
     root = Path(root)
     module, datamodule = family_module(exp.family).build(exp, params, root)
-    ckpt = root / exp.checkpoint
+    ckpt = Path(ckpt) if ckpt is not None else evaluation_checkpoint(exp, root)
     if not ckpt.exists():
         raise FileNotFoundError(f"{ckpt}: no checkpoint; run `dllaunchpad train {exp.name}` first")
     state = torch.load(ckpt, map_location="cpu", weights_only=True)

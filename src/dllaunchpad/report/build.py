@@ -16,6 +16,31 @@ from .. import io
 from ..registry import REPORT_HTML, Registry
 
 TEMPLATES = Path(__file__).with_name("templates")
+CHAPTER_VALUES = Path(__file__).parents[1] / "chapter_values.yaml"
+
+
+def chapter_values() -> dict:
+    import yaml
+
+    with open(CHAPTER_VALUES, encoding="utf-8") as fh:
+        return yaml.safe_load(fh) or {}
+
+
+def fidelity_rows(reg: Registry, root: Path) -> list[dict]:
+    """One row per (experiment, metric) the chapter printed: its value, ours, the difference."""
+    rows = []
+    for name, entry in chapter_values().items():
+        if name not in reg.experiments:
+            continue
+        path = root / reg.experiments[name].metrics
+        ours = json.loads(path.read_text()) if path.exists() else {}
+        for metric, theirs in entry["values"].items():
+            value = ours.get(metric)
+            diff = value - theirs if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+            rows.append({"experiment": name, "section": entry["section"], "metric": metric,
+                         "chapter": _fmt(theirs), "ours": "not run" if value is None else _fmt(value),
+                         "diff": "" if diff is None else f"{diff:+.4g}", "note": entry.get("note", "")})
+    return rows
 
 
 def _img(path: Path) -> dict:
@@ -69,6 +94,7 @@ def render(params: dict, reg: Registry, root: Path = Path(".")) -> str:
     return env.get_template("index.html").render(
         scale=params["scale"],
         experiments=[experiment_card(e, root) for e in reg.experiments.values()],
+        fidelity=fidelity_rows(reg, root),
         datasets=[dataset_row(d, root) for d in reg.datasets.values()],
         skipped_datasets=reg.skipped_datasets,
         skipped_experiments=reg.skipped_experiments,
