@@ -101,3 +101,13 @@ def test_best_weights_are_kept_and_used_for_evaluation(reg_params, tmp_path):
     assert best["value"] == pytest.approx(min(losses), rel=1e-6)
     assert losses.index(min(losses)) + 1 == best["epoch"]
     assert evaluation_checkpoint(exp, tmp_path).name == "best.ckpt"
+
+
+def test_optimizer_names_map_to_torch():
+    from dllaunchpad.optim import build_optimizer
+
+    p = [torch.nn.Parameter(torch.zeros(2))]
+    rms = build_optimizer(p, {"name": "rmsprop", "lr": 1e-3, "rho": 0.9, "eps": 1e-7})
+    assert rms.defaults["alpha"] == 0.9 and rms.defaults["eps"] == 1e-7
+    nag = build_optimizer(p, {"name": "nesterov", "lr": 0.1})
+    assert nag.defaults["nesterov"] and nag.defaults["momentum"] == 0.9

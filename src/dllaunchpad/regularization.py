@@ -1,0 +1,37 @@
+"""Norm penalties added to the objective, as chapter 31.3 writes them:
+
+    J~(w) = J(w) + lambda * Omega(w)
+
+with Omega = ||w||_1 (L1), (1/2)||w||_2^2 (L2; the 1/2 is the chapter's convention) and the
+elastic net alpha * ||w||_1 + (1 - alpha) * (1/2)||w||_2^2. These are terms of the loss, not the
+optimizer's `weight_decay` (which equals L2 only for plain SGD).
+
+Keras' `kernel_regularizer=l1(lam)` adds lam * sum|w| per layer, i.e. the L1 penalty here, and
+`l2(lam)` adds lam * sum w^2 (no 1/2): use `l2_penalty(..., half=False)` to match Keras.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import torch
+
+
+def l1_penalty(weights: Iterable[torch.Tensor], lam: float) -> torch.Tensor:
+    return lam * sum(w.abs().sum() for w in weights)
+
+
+def l2_penalty(weights: Iterable[torch.Tensor], lam: float, half: bool = True) -> torch.Tensor:
+    total = sum(w.pow(2).sum() for w in weights)
+    return lam * (0.5 * total if half else total)
+
+
+def elastic_net_penalty(weights: Iterable[torch.Tensor], lam: float, alpha: float) -> torch.Tensor:
+    weights = list(weights)
+    return alpha * l1_penalty(weights, lam) + (1 - alpha) * l2_penalty(weights, lam)
+
+
+def kernel_weights(module: torch.nn.Module) -> list[torch.Tensor]:
+    """The weight matrices/kernels of Linear and Conv layers (biases are not penalised, as in
+    Keras' kernel_regularizer)."""
+    return [m.weight for m in module.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d))]
