@@ -87,7 +87,7 @@ def _best_weights_callback(monitor: str, mode: str):
     return BestWeights()
 
 
-def _callbacks(trainer_cfg: dict, fam, exp) -> tuple[list, object, object]:
+def _callbacks(trainer_cfg: dict, extra: list) -> tuple[list, object, object]:
     """(all callbacks, the history callback, the best-weights callback or None)."""
     from lightning.pytorch.callbacks import EarlyStopping
 
@@ -104,8 +104,7 @@ def _callbacks(trainer_cfg: dict, fam, exp) -> tuple[list, object, object]:
     best = _best_weights_callback(best_cfg["monitor"], best_cfg.get("mode", "min")) if best_cfg else None
     if best is not None:
         callbacks.append(best)
-    callbacks += list(getattr(fam, "callbacks", lambda e: [])(exp))
-    return callbacks, history, best
+    return callbacks + list(extra), history, best
 
 
 def history_csv(rows: list[dict]) -> str:
@@ -118,24 +117,12 @@ def history_csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
-def train(exp: Experiment, params: dict, root: Path | str = ".", progress: bool | None = None) -> dict:
+def make_trainer(trainer_cfg: dict, callbacks: list, *, want_gpu: bool, progress: bool):
+    """The lightning.Trainer every experiment uses, from a `trainer:` block."""
     import lightning as L
     import torch
 
-    root = Path(root)
-    fam = family_module(exp.family)
-    seed = experiment_seed(exp, params)
-    trainer_cfg = exp.spec["trainer"]
-    progress = progress_enabled() if progress is None else progress
-
-    L.seed_everything(seed, workers=True, verbose=False)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    module, datamodule = fam.build(exp, params, root)
-
-    accelerator, n_devices = devices.choose(trainer_cfg.get("devices", 1), want_gpu=exp.gpu)
-    callbacks, history, best = _callbacks(trainer_cfg, fam, exp)
-    if trainer_cfg.get("compile"):
-        module = torch.compile(module)
+    accelerator, n_devices = devices.choose(trainer_cfg.get("devices", 1), want_gpu=want_gpu)
     trainer = L.Trainer(
         max_epochs=trainer_cfg["epochs"],
         accelerator=accelerator,
@@ -152,17 +139,59 @@ def train(exp: Experiment, params: dict, root: Path | str = ".", progress: bool 
         num_sanity_val_steps=0,
         callbacks=callbacks,
     )
-    log.info("training %s on %s (%d device(s)), seed %d", exp.name, accelerator, n_devices, seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    return trainer, devices.describe(accelerator, n_devices)
+
+
+def fit(module, datamodule, trainer_cfg: dict, *, seed: int | None, want_gpu: bool = True,
+        progress: bool = False, extra_callbacks: list | None = None) -> dict:
+    """Seed (unless `seed` is None: the caller already did, before building the module), then
+    train one module with the runner's trainer and callbacks.
+
+    Returns {"trainer", "history" (rows), "best" (BestWeights or None), "device", "seconds"}.
+    train() uses it for an experiment's model; families that fit several models inside one
+    experiment (k-fold cross-validation, sweeps) call it once per model.
+    """
+    import lightning as L
+
+    if seed is not None:
+        L.seed_everything(seed, workers=True, verbose=False)
+    callbacks, history, best = _callbacks(trainer_cfg, extra_callbacks or [])
+    if trainer_cfg.get("compile"):
+        import torch
+
+        module = torch.compile(module)
+    trainer, device = make_trainer(trainer_cfg, callbacks, want_gpu=want_gpu, progress=progress)
     t0 = time.perf_counter()
     trainer.fit(module, datamodule=datamodule)
-    wall = time.perf_counter() - t0
+    return {"trainer": trainer, "history": history.rows, "best": best, "device": device,
+            "seconds": time.perf_counter() - t0}
+
+
+def train(exp: Experiment, params: dict, root: Path | str = ".", progress: bool | None = None) -> dict:
+    import lightning as L
+    import torch
+
+    root = Path(root)
+    fam = family_module(exp.family)
+    seed = experiment_seed(exp, params)
+    progress = progress_enabled() if progress is None else progress
+
+    # Seed before build: model initialisation and data shuffles draw from the seeded streams.
+    L.seed_everything(seed, workers=True, verbose=False)
+    module, datamodule = fam.build(exp, params, root)
+    log.info("training %s, seed %d", exp.name, seed)
+    extra = list(getattr(fam, "callbacks", lambda e: [])(exp))
+    result = fit(module, datamodule, exp.spec["trainer"], seed=None, want_gpu=exp.gpu,
+                 progress=progress, extra_callbacks=extra)
+    trainer, best = result["trainer"], result["best"]
 
     info = {
         "experiment": exp.name,
-        "device": devices.describe(accelerator, n_devices),
+        "device": result["device"],
         "epochs_run": trainer.current_epoch,
         "seed": seed,
-        "train_seconds": round(wall, 3),
+        "train_seconds": round(result["seconds"], 3),
         "best_epoch": best.epoch if best else None,
         "best_value": best.value if best else None,
         "torch": torch.__version__,
@@ -176,7 +205,7 @@ def train(exp: Experiment, params: dict, root: Path | str = ".", progress: bool 
                 torch.save({"state_dict": best.state, "epoch": best.epoch, "monitor": best.monitor,
                             "value": best.value}, tmp / "best.ckpt")
             io.write_json(tmp / "train.json", info)
-        io.write_text(root / exp.history, history_csv(history.rows))
+        io.write_text(root / exp.history, history_csv(result["history"]))
     return info
 
 
