@@ -8,6 +8,12 @@ optimizer's `weight_decay` (which equals L2 only for plain SGD).
 
 Keras' `kernel_regularizer=l1(lam)` adds lam * sum|w| per layer, i.e. the L1 penalty here, and
 `l2(lam)` adds lam * sum w^2 (no 1/2): use `l2_penalty(..., half=False)` to match Keras.
+
+The elastic net's 1/2 on the L2 part follows glmnet, which the chapter cites for it (footnote
+35: lambda [alpha ||w||_1 + (1 - alpha)/2 ||w||_2^2]); the chapter's printed formula has no 1/2,
+which only rescales lambda_2.
+
+`penalty(weights, spec)` picks one by a params.yaml spec {kind: l1|l2|elastic_net, lam, alpha}.
 """
 
 from __future__ import annotations
@@ -35,3 +41,23 @@ def kernel_weights(module: torch.nn.Module) -> list[torch.Tensor]:
     """The weight matrices/kernels of Linear and Conv layers (biases are not penalised, as in
     Keras' kernel_regularizer)."""
     return [m.weight for m in module.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d))]
+
+
+PENALTIES = ("l1", "l2", "elastic_net")
+
+
+def penalty(weights: Iterable[torch.Tensor], spec: dict) -> torch.Tensor:
+    """lambda * Omega(w) for a spec {kind: l1 | l2 | elastic_net, lam, alpha (elastic net)}."""
+    kind, lam = spec.get("kind"), spec.get("lam")
+    if kind not in PENALTIES:
+        raise ValueError(f"penalty.kind: {kind!r} is not one of {PENALTIES}")
+    if lam is None or lam < 0:
+        raise ValueError(f"penalty.lam: needs a value >= 0, got {lam!r}")
+    if kind == "l1":
+        return l1_penalty(weights, lam)
+    if kind == "l2":
+        return l2_penalty(weights, lam)
+    alpha = spec.get("alpha")
+    if alpha is None or not 0 <= alpha <= 1:
+        raise ValueError(f"penalty.alpha: the elastic net needs a mixing alpha in [0, 1], got {alpha!r}")
+    return elastic_net_penalty(weights, lam, alpha)
