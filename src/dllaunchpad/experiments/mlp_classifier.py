@@ -1,0 +1,78 @@
+"""Dense classifiers: Iris (chapter 31.8.2) and MNIST (31.8.4: the 784-256-128-10 net and the
+400-400-400-200 net with early stopping, L1 and dropout, section 31.3).
+
+As in the chapter, the test set is the validation data passed to `fit`: the per-epoch
+`val_*` curves are test-set curves, and early stopping (mnist_early_stopping) watches the test
+loss. Iris keeps the chapter's 120/30 split (the chapter's `x[0:trainCount-1]` drops one row;
+our prepared data keeps all 120, see datasets/iris.py).
+
+params: model {hidden: [units...], dropout: [rate per hidden layer] (optional), l1: lambda
+(optional)}; optimizer and trainer as the chapter. The Keras defaults the chapter relies on
+(RMSprop rho 0.9, eps 1e-7; batch 32 when fit() gets none) are written in params.yaml.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..batches import TensorDataModule
+from ..models.mlp_classifier import MLPClassifier
+from . import _classification
+
+# dataset -> (input features, classes): the model can be built without reading the data.
+SHAPES = {"iris": (4, 3), "mnist": (784, 10)}
+
+
+def model(exp, params) -> MLPClassifier:
+    if exp.dataset not in SHAPES:
+        raise ValueError(f"{exp.name}: family mlp_classifier reads {sorted(SHAPES)}, not {exp.dataset!r}")
+    in_features, n_classes = SHAPES[exp.dataset]
+    m = exp.spec["model"]
+    return MLPClassifier(in_features, m["hidden"], n_classes, exp.spec["optimizer"],
+                         dropout=m.get("dropout"), l1=m.get("l1", 0.0))
+
+
+def load_data(exp, root: Path) -> dict:
+    """x_* float32 tensors ((N, 4) for iris, (N, 28, 28) in [0, 1] for MNIST), y_* int64,
+    class names."""
+    processed = Path(root) / "data" / "processed" / exp.dataset
+    if exp.dataset == "iris":
+        from ..datasets import iris
+
+        d = iris.load(processed)
+        parts = {k: d[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+        classes = [str(c) for c in d["classes"]]
+    else:
+        from ..datasets import mnist
+
+        (x_train, y_train), (x_test, y_test) = mnist.load(processed, "train"), mnist.load(processed, "test")
+        parts = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+        classes = [str(d) for d in range(10)]
+    out = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in parts.items()}
+    out["y_train"], out["y_test"] = out["y_train"].long(), out["y_test"].long()
+    out["classes"] = classes
+    return out
+
+
+def build(exp, params, root: Path):
+    data = load_data(exp, root)
+    dm = TensorDataModule((data["x_train"], data["y_train"]), val=(data["x_test"], data["y_test"]),
+                          batch_size=exp.spec["trainer"]["batch_size"], seed=exp.spec.get("seed", params["seed"]))
+    return model(exp, params), dm
+
+
+def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
+    data = load_data(exp, root)
+    images = data["x_test"].numpy() if exp.dataset == "mnist" else None
+    metrics = _classification.report(exp, root, module, data["x_test"], data["y_test"], data["classes"],
+                                     figures_dir, images=images)
+    if exp.spec["model"].get("l1"):
+        with torch.no_grad():
+            metrics["l1_penalty"] = float(module.penalty())
+        hidden = [w.detach() for w in module.penalised()]
+        metrics["hidden_weights_near_zero_fraction"] = float(
+            sum((w.abs() < 1e-3).sum().item() for w in hidden) / sum(w.numel() for w in hidden))
+    return metrics

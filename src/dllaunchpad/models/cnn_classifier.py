@@ -1,0 +1,52 @@
+"""Convolutional classifiers: MNIST (chapter 31.8.4) and rock-paper-scissors (31.5.4).
+
+The chapter's shape: blocks of Conv2D(f, 3x3, ReLU) each optionally followed by MaxPooling2D(2),
+then Flatten, Dense layers with ReLU, and a Dense output (softmax for MNIST, logits for RPS: the
+same F.cross_entropy on logits here, see classification.py).
+
+Keras translation:
+- Conv2D defaults: stride 1, padding 'valid', Glorot-uniform kernel, zero bias (keras_conv2d).
+- MaxPooling2D((2, 2)): window 2, stride 2, 'valid' (floor) = nn.MaxPool2d(2).
+- Keras is channels-last and flattens (H, W, C); torch is channels-first and flattens (C, H, W).
+  The next Dense layer sees the same numbers in another order, and its Glorot initialisation
+  does not depend on the order, so the models are the same up to a permutation of weights.
+- Inputs are (N, C, H, W) float in [0, 1]; the family converts MNIST (N, 28, 28) and RPS
+  (N, H, W, 3) to that layout.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from .classification import Classifier
+from .dense import dense_stack
+from .keras_init import keras_conv2d
+
+
+def feature_size(size: int, n_filters: int, kernel_size: int, pools: list[bool]) -> int:
+    """Flattened length after the conv blocks, for a size x size input ('valid' convs)."""
+    for pool in pools:
+        size = size - kernel_size + 1
+        if pool:
+            size //= 2
+        if size < 1:
+            raise ValueError("the conv blocks shrink the image to nothing: use a larger image or fewer blocks")
+    return size * size * n_filters
+
+
+class CNNClassifier(Classifier):
+    def __init__(self, in_channels: int, image_size: int, filters: list[int], pool: list[bool],
+                 dense: list[int], n_classes: int, optimizer: dict, kernel_size: int = 3):
+        if len(pool) != len(filters):
+            raise ValueError(f"pool has {len(pool)} entries for {len(filters)} conv blocks")
+        blocks: list[nn.Module] = []
+        channels = in_channels
+        for f, p in zip(filters, pool):
+            blocks += [keras_conv2d(channels, f, kernel_size), nn.ReLU()]
+            if p:
+                blocks.append(nn.MaxPool2d(2))
+            channels = f
+        flat = feature_size(image_size, filters[-1], kernel_size, pool)
+        net = nn.Sequential(*blocks, nn.Flatten(), dense_stack(flat, dense, n_classes))
+        super().__init__(net, optimizer)
+        self.in_channels, self.image_size = in_channels, image_size

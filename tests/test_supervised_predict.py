@@ -1,0 +1,137 @@
+"""`dllaunchpad predict` (issue 3's exercises): a 28x28 grayscale digit PNG in, the softmax
+scores and the predicted digit out, or the denoising autoencoder's cleaned image; anything else
+is refused with a message naming the file."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dllaunchpad import cli
+from dllaunchpad.config import load_params, read_params
+from dllaunchpad.predict import add_noise, denoise, load_module, read_digit
+from dllaunchpad.registry import Registry
+from dllaunchpad.train import train
+
+from supervised_data import experiment, one_thread, write_synthetic_mnist
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    """A root with synthetic MNIST, the repository's params.yaml, and two briefly trained
+    models (the architecture is the full one; only the epochs are fewer)."""
+    from conftest import REPO
+
+    root = tmp_path_factory.mktemp("predict")
+    shutil.copy(REPO / "params.yaml", root / "params.yaml")
+    write_synthetic_mnist(root / "data/processed/mnist", n_train=400, n_test=50)
+    params = load_params(read_params(root / "params.yaml"), scale="full")
+    with one_thread():
+        train(experiment(params, "mnist_mlp", trainer={"epochs": 2}), params, root, progress=False)
+        train(experiment(params, "mnist_denoising_ae_lr1", trainer={"epochs": 1, "batch_size": 100}), params, root,
+              progress=False)
+    return root
+
+
+@pytest.fixture
+def digit(root):
+    """Test digit 0 of the synthetic set as a PNG, and its label."""
+    with np.load(root / "data/processed/mnist/test.npz") as f:
+        x, y = f["x"][0], int(f["y"][0])
+    path = root / f"digit_{y}.png"
+    Image.fromarray(x, mode="L").save(path)
+    return path, x, y
+
+
+def predict_cli(root, monkeypatch, capsys, *args):
+    monkeypatch.chdir(root)
+    with one_thread():
+        code = cli.main(["predict", *map(str, args)])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_read_digit_scales_like_training(digit):
+    path, x, _ = digit
+    pixels, warnings = read_digit(path)
+    assert pixels.shape == (28, 28) and pixels.dtype == np.float32 and warnings == []
+    np.testing.assert_array_equal(pixels, x.astype(np.float32) / 255)
+
+
+@pytest.mark.parametrize("size, mode, message", [
+    ((56, 56), "L", "is 56x56 pixels, expected 28x28"),
+    ((28, 28), "RGB", "has mode RGB, expected 8-bit grayscale"),
+    ((30, 20), "RGBA", "is 30x20 pixels, expected 28x28 and has mode RGBA"),
+])
+def test_other_sizes_and_modes_are_refused_unless_resized(tmp_path, size, mode, message):
+    path = tmp_path / "mine.png"
+    Image.new(mode, size).save(path)
+    with pytest.raises(ValueError, match=f"{path}: {message}.*--resize"):
+        read_digit(path)
+    pixels, warnings = read_digit(path, resize=True)
+    assert pixels.shape == (28, 28) and any("converted" in w for w in warnings)
+
+
+def test_not_a_png_or_missing(tmp_path):
+    jpg = tmp_path / "digit.png"
+    Image.new("L", (28, 28)).save(jpg, format="JPEG")
+    with pytest.raises(ValueError, match="digit.png: is a JPEG file; expected a PNG"):
+        read_digit(jpg)
+    with pytest.raises(FileNotFoundError, match="nope.png: no such image file"):
+        read_digit(tmp_path / "nope.png")
+    text = tmp_path / "text.png"
+    text.write_text("hello")
+    with pytest.raises(ValueError, match="text.png: not a readable image"):
+        read_digit(text)
+
+
+def test_dark_on_light_gets_a_warning(tmp_path):
+    path = tmp_path / "inverted.png"
+    Image.new("L", (28, 28), 240).save(path)
+    _, warnings = read_digit(path)
+    assert any("white digits on a black background" in w for w in warnings)
+
+
+def test_classifier_prints_scores_and_the_digit(root, digit, monkeypatch, capsys):
+    path, _, label = digit
+    code, out, _ = predict_cli(root, monkeypatch, capsys, "mnist_mlp", path)
+    assert code == 0
+    scores = [float(line.split(":")[1]) for line in out.splitlines() if line.startswith("  ")]
+    assert len(scores) == 10 and sum(scores) == pytest.approx(1, abs=1e-5)
+    assert f"predicted digit: {int(np.argmax(scores))}" in out
+    assert f"predicted digit: {label}" in out  # the synthetic classes are easy
+
+
+def test_cli_errors_name_the_file_or_experiment(root, digit, tmp_path, monkeypatch, capsys):
+    big = tmp_path / "big.png"
+    Image.new("RGB", (64, 64)).save(big)
+    code, _, err = predict_cli(root, monkeypatch, capsys, "mnist_mlp", big)
+    assert code == 1 and f"error: {big}: is 64x64 pixels" in err and "--resize" in err
+    code, out, _ = predict_cli(root, monkeypatch, capsys, "mnist_mlp", big, "--resize")
+    assert code == 0 and "predicted digit:" in out and "converted" in out
+    code, _, err = predict_cli(root, monkeypatch, capsys, "iris_mlp", digit[0])
+    assert code == 1 and "iris_mlp is a mlp_classifier on iris" in err
+    code, _, err = predict_cli(root, monkeypatch, capsys, "mnist_cnn", digit[0])
+    assert code == 1 and "models/mnist_cnn/last.ckpt: no checkpoint; run `dllaunchpad train mnist_cnn`" in err
+    code, _, err = predict_cli(root, monkeypatch, capsys, "mnist_mlp", digit[0], "--out", tmp_path / "x.png")
+    assert code == 1 and "--out is for the denoising autoencoder" in err
+
+
+def test_autoencoder_writes_the_cleaned_image(root, digit, tmp_path, monkeypatch, capsys):
+    path = digit[0]
+    out_png = tmp_path / "cleaned.png"
+    code, out, _ = predict_cli(root, monkeypatch, capsys, "mnist_denoising_ae_lr1", path, "--noise", 0.28,
+                               "--out", out_png)
+    assert code == 0 and f"wrote the cleaned image to {out_png}" in out
+    with Image.open(out_png) as im:
+        assert im.format == "PNG" and im.mode == "L" and im.size == (28, 28)
+        written = np.asarray(im)
+    # The same as running the network by hand on the same seeded noise.
+    params = load_params(read_params(root / "params.yaml"), scale="full")
+    exp = Registry.from_params(params).experiment("mnist_denoising_ae_lr1")
+    with one_thread():
+        expected = denoise(load_module(exp, params, root), add_noise(read_digit(path)[0], 0.28, 0))
+    np.testing.assert_array_equal(written, np.round(expected * 255).astype(np.uint8))
