@@ -1,0 +1,203 @@
+"""Chapter 31.6.7: the MIDI LSTM, note generation, the MIDI/audio/statistics helpers, and the
+train -> generate -> evaluate chain on a few real files in a temporary root."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from dllaunchpad import datasets, music
+from dllaunchpad.config import load_params
+from dllaunchpad.models.midi_lstm import MidiLSTM, generate_notes, parameter_count
+from dllaunchpad.registry import Registry
+
+from conftest import REPO
+
+ADAM = {"name": "adam", "lr": 1e-3, "weight_decay": 1e-5}
+
+
+def test_parameter_count_matches_the_chapter():
+    model = MidiLSTM(hidden=128, vocab=128, dropout=0.1, optimizer=ADAM)
+    by_module = {name: sum(p.numel() for p in m.parameters()) for name, m in model.named_children()}
+    # By hand: LSTM 4 gates x (128 x (3 + 128) weights + 2 x 128 biases); heads 128x128+128, 2 x 129.
+    assert by_module == {"rnn": 68096, "dropout": 0, "fc_pitch": 16512, "fc_step": 129, "fc_duration": 129}
+    assert sum(by_module.values()) == parameter_count(128, 128) == 84866  # chapter: "84.9 K"
+
+
+def test_forward_shapes_and_loss_terms():
+    torch.manual_seed(0)
+    model = MidiLSTM(hidden=16, vocab=128, dropout=0.1, optimizer=ADAM).eval()
+    x = torch.rand(5, 25, 3)
+    pred = model(x)
+    assert pred["pitch"].shape == (5, 128) and pred["step"].shape == (5,) and pred["duration"].shape == (5,)
+    target = torch.tensor([[60.0, 0.25, 0.5]] * 5)
+    parts = MidiLSTM.losses(pred, target)
+    expected = (torch.nn.functional.cross_entropy(pred["pitch"], target[:, 0].long())
+                + ((pred["step"] - 0.25) ** 2).mean() + ((pred["duration"] - 0.5) ** 2).mean())
+    torch.testing.assert_close(parts["loss"], expected)
+
+
+def _constant_heads(step_bias: float, duration_bias: float, pitch: int | None = None) -> MidiLSTM:
+    """A model whose step/duration heads output their bias (and pitch logits one-hot, if given)."""
+    torch.manual_seed(0)
+    model = MidiLSTM(hidden=8, vocab=128, dropout=0.0, optimizer=ADAM)
+    with torch.no_grad():
+        for head, bias in [(model.fc_step, step_bias), (model.fc_duration, duration_bias)]:
+            head.weight.zero_()
+            head.bias.fill_(bias)
+        if pitch is not None:
+            model.fc_pitch.weight.zero_()
+            model.fc_pitch.bias.fill_(-1e4)
+            model.fc_pitch.bias[pitch] = 0.0
+    return model
+
+
+def _generate(model, n=30, temperature=1.0, seed=0):
+    return generate_notes(model, torch.rand(25, 3) * torch.tensor([100.0, 1, 1]), n, temperature=temperature,
+                          generator=torch.Generator().manual_seed(seed), quantum=0.125, max_silence=1.0)
+
+
+def test_generation_clamps_caps_and_quantises():
+    torch.manual_seed(1)
+    negative = _generate(_constant_heads(-0.7, -0.3, pitch=64))
+    assert (negative[:, 0] == 64).all() and (negative[:, 1:] == 0).all()  # clamped at 0
+    long = _generate(_constant_heads(3.3, 0.3))
+    assert (long[:, 1] == 1.0).all()                                      # capped at max_silence
+    assert (long[:, 2] == 0.25).all()                                     # 0.3 -> 2.4 quanta -> 0.25
+
+
+def test_generation_is_seeded_and_temperature_sharpens():
+    torch.manual_seed(2)
+    model = MidiLSTM(hidden=16, vocab=128, dropout=0.1, optimizer=ADAM)
+    torch.manual_seed(3)
+    a = _generate(model, n=60, seed=7)
+    torch.manual_seed(4)  # the global stream must not matter
+    b = _generate(model, n=60, seed=7)
+    assert torch.equal(a, b) and not torch.equal(a, _generate(model, n=60, seed=8))
+    cold = _generate(model, n=60, temperature=0.05, seed=7)
+    assert len(torch.unique(cold[:, 0])) < len(torch.unique(_generate(model, n=60, temperature=5.0, seed=7)[:, 0]))
+    with pytest.raises(ValueError, match="temperature"):
+        _generate(model, temperature=0)
+
+
+def test_midi_bytes_keep_every_note(tmp_path):
+    # zero durations, a repeated pitch overlapping itself, and two notes at once
+    notes = np.array([[60, 0, 0], [60, 0.125, 1.0], [60, 0.25, 0.0], [64, 0, 0.5], [67, 0.5, 0.25]], np.float32)
+    path = tmp_path / "t.mid"
+    path.write_bytes(music.midi_bytes(notes, min_duration=0.125))
+    parsed = music.read_midi_notes(path)
+    assert len(parsed) == 5
+    assert sorted(n.pitch for n in parsed) == [60, 60, 60, 64, 67]
+    np.testing.assert_allclose(sorted(n.start for n in parsed), [0, 0.125, 0.375, 0.375, 0.875], atol=0.003)
+    assert music.midi_bytes(notes, 0.125) == path.read_bytes()
+
+
+def test_track_statistics():
+    corpus = np.array([[60, 0.5, 1], [62, 0.5, 1], [72, 0, 1], [64, 0, 1]], np.float32)  # C D C E
+    track = np.array([[61, 0.25, 0.5], [61, 0.25, 0.5], [80, 0.5, 0.5], [60, 1, 0.5]], np.float32)
+    stats = music.track_statistics(track, corpus)
+    # pitch classes: corpus C .5, D .25, E .25; track C# .5, G# .25, C .25 -> TV = (0.25+0.25+0.25+0.5+0.25)/2
+    assert stats == {"pitch_class_distance": 0.75, "in_training_range": 0.75, "mean_step": 0.5,
+                     "mean_duration": 0.5, "distinct_pitches": 3}
+    assert music.track_statistics(corpus, corpus)["pitch_class_distance"] == 0.0
+
+
+# -- train -> generate -> evaluate on four real pieces ------------------------------------------
+
+PIECES = ["chpn-p7.mid", "chpn-p20.mid", "bor_ps5.mid", "chpn-p1.mid"]  # 167-327 notes each
+HOLDOUT = "chpn-p1.mid"
+
+
+@pytest.fixture
+def small_root(mirror, tmp_path):
+    raw = tmp_path / "raw"
+    (raw / "midi").mkdir(parents=True)
+    with zipfile.ZipFile(mirror("classical-piano") / "classical-piano.zip") as z:
+        for name in PIECES:
+            (raw / "midi" / name).write_bytes(z.read(name))
+    root = tmp_path / "root"
+    datasets.prepare("classical_piano", raw, root / "data/processed/classical_piano", {"quantum": 0.125})
+    return root
+
+
+@pytest.fixture
+def small_exp(raw_params):
+    params = load_params(raw_params)
+    spec = params["experiments"]["midi_lstm"]
+    spec["data"]["holdout_file"] = HOLDOUT
+    spec["trainer"].update(epochs=2, limit_train_batches=4)
+    spec["generate"]["temperatures"] = [0.5, 1.5]
+    return params, Registry.from_params(params).experiment("midi_lstm")
+
+
+def test_train_generate_evaluate(small_root, small_exp, monkeypatch):
+    from dllaunchpad.evaluate import evaluate
+    from dllaunchpad.generate import generate
+    from dllaunchpad.train import train
+
+    params, exp = small_exp
+    assert exp.generates and exp.generated_dir == "reports/music/midi_lstm"
+    info = train(exp, params, small_root, progress=False)
+    assert info["epochs_run"] == 2
+    music_dir = small_root / exp.generated_dir
+
+    first = generate(exp, params, small_root)
+    midi = {t["midi"]: (music_dir / t["midi"]).read_bytes() for t in first["tracks"]}
+    assert list(midi) == ["midi_lstm_t0.5.mid", "midi_lstm_t1.5.mid"]
+    for t in first["tracks"]:
+        assert len(music.read_midi_notes(music_dir / t["midi"])) == 400 == t["notes"]
+        assert (music_dir / t["piano_roll"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        if first["metrics"]["audio_rendered"]:
+            assert (music_dir / t["audio"]).read_bytes()[:4] == b"OggS"
+    m = first["metrics"]
+    assert m["seed_file"] == HOLDOUT and m["generated_notes"] == 400
+    assert 0 <= m["t1.5_pitch_class_distance"] <= 1 and 0 < m["t0.5_in_training_range"] <= 1
+    assert m["t0.5_distinct_pitches"] <= m["t1.5_distinct_pitches"]  # same stream, hotter sampling
+    assert (music_dir / "statistics.csv").read_text().splitlines()[0] == (
+        "track,pitch_class_distance,in_training_range,mean_step,mean_duration,distinct_pitches")
+
+    # Again, now without the audio tools: identical MIDI bytes, and the summary says why no audio.
+    monkeypatch.setattr(music.shutil, "which", lambda name: None)
+    second = generate(exp, params, small_root)
+    assert {name: (music_dir / name).read_bytes() for name in midi} == midi
+    assert second["metrics"]["audio_rendered"] is False and "fluidsynth" in second["metrics"]["audio_note"]
+    assert not list(music_dir.glob("*.ogg")) and all(t["audio"] is None for t in second["tracks"])
+    saved = json.loads((music_dir / "summary.json").read_text())
+    assert saved["experiment"] == "midi_lstm" and saved["metrics"]["audio_rendered"] is False
+
+    metrics = evaluate(exp, params, small_root)
+    assert metrics["parameters"] == metrics["parameters_by_hand"] == 84866
+    assert metrics["t1.5_distinct_pitches"] == m["t1.5_distinct_pitches"]
+    assert np.isfinite([metrics["train_loss"], metrics["val_loss"]]).all() and metrics["val_loss"] < 6
+    assert {p.name for p in (small_root / exp.figures_dir).iterdir()} == {
+        "loss.png", "loss_terms.png", "pitch_classes.png", "statistics.csv"}
+    chapter = yaml.safe_load((REPO / "src/dllaunchpad/chapter_values.yaml").read_text())
+    assert set(chapter["midi_lstm"]["values"]) <= set(metrics)
+
+
+def test_holdout_file_never_in_training_windows(small_root, small_exp):
+    from dllaunchpad.experiments.midi_lstm import build
+
+    params, exp = small_exp
+    _, dm = build(exp, params, small_root)
+    assert HOLDOUT not in dm.files and len(dm.files) == 3
+    n_notes = sum(len(music.read_midi_notes(small_root.parent / "raw/midi" / f)) for f in dm.files)
+    assert len(dm.windows) == n_notes - 3 * 25
+
+
+def test_generate_stage_sits_between_train_and_evaluate(raw_params):
+    from dllaunchpad.dvc_yaml import stages
+
+    reg = Registry.from_params(load_params(raw_params))
+    exp = reg.experiment("midi_lstm")
+    stage = stages(reg)["generate_midi_lstm"]
+    assert stage["cmd"] == "dllaunchpad generate midi_lstm"
+    assert exp.model_dir in stage["deps"] and "data/processed/classical_piano" in stage["deps"]
+    assert [o if isinstance(o, str) else next(iter(o)) for o in stage["outs"]] == ["reports/music/midi_lstm"]
+    assert exp.generated_dir in reg.evaluate_inputs(exp) and exp.generated_dir in reg.report_inputs()
+    assert not reg.experiment("xor").generates and "reports/music/xor" not in reg.report_inputs()
