@@ -1,1 +1,1 @@
-"""Tensor products (products.py) and, later, decompositions."""
+"""Tensor products (products.py) and decompositions (decompositions.py)."""
