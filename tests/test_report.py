@@ -1,24 +1,36 @@
-"""reports/index.html: parses, is self-contained (no remote URL anywhere), shows every
-experiment, and says why when an experiment's outputs are missing."""
+"""The HTML report without a browser: pages parse, are self-contained, cover every experiment,
+pick headlines and groups by the documented rules, and say why an experiment did not run.
+Also: figures carry alt text, the DVC plots template is offline, the CLI resolves experiment
+names, and `snakemake --report` builds with a caption per figure (tests/test_report_browser.py
+opens the pages in Chromium)."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import subprocess
 from html.parser import HTMLParser
+from pathlib import Path
 
+import pytest
+
+from conftest import REPO
 from dllaunchpad.config import load_params
 from dllaunchpad.evaluate import evaluate
 from dllaunchpad.registry import Registry
-from dllaunchpad.report.build import build_report
+from dllaunchpad.report.build import build_report, chapter_values, fidelity_rows
 
 
 class _Collect(HTMLParser):
     def __init__(self):
         super().__init__()
-        self.refs, self.imgs, self.ids = [], [], []
+        self.refs, self.imgs, self.ids, self.tags = [], [], [], []
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
+        self.tags.append(tag)
         for key in ("src", "href"):
             if key in a:
                 self.refs.append(a[key])
@@ -28,31 +40,214 @@ class _Collect(HTMLParser):
             self.ids.append(a["id"])
 
 
-def test_report_is_self_contained(raw_params, tmp_path):
-    params = load_params(raw_params)
-    reg = Registry.from_params(params)
-    evaluate(reg.experiment("tensor_products"), params, tmp_path)  # one done, the rest missing
-    html = build_report(params, reg, tmp_path).read_text()
-
+def _parse(path: Path) -> _Collect:
     page = _Collect()
-    page.feed(html)
-    assert set(reg.experiments) <= set(page.ids)
-    assert not [r for r in page.refs if re.match(r"(https?:)?//", r)], "remote reference in the report"
-    assert page.imgs and all(i["src"].startswith("data:image/png;base64,") and i.get("alt") for i in page.imgs)
-    assert "products_matching_chapter" in html
-    # experiments that did not run say so, and how to produce them
-    assert "reports/metrics/xor.json was not produced" in html
-    assert "<link" not in html and "<script" not in html
+    page.feed(path.read_text(encoding="utf-8"))
+    return page
 
 
-def test_fidelity_table_pairs_chapter_values_with_ours(raw_params, tmp_path):
-    from dllaunchpad.report.build import chapter_values, fidelity_rows
-
+@pytest.fixture
+def one_done(raw_params, tmp_path):
+    """params (quick, RPS left out) and a root where only tensor_products has run."""
+    raw_params.update(scale="quick", skip_datasets=["rps"])
     params = load_params(raw_params)
     reg = Registry.from_params(params)
-    assert set(chapter_values()) <= set(params["experiments"]), "chapter_values.yaml names an unknown experiment"
     evaluate(reg.experiment("tensor_products"), params, tmp_path)
-    rows = {(r["experiment"], r["metric"]): r for r in fidelity_rows(reg, tmp_path)}
+    return raw_params, params, reg, tmp_path
+
+
+def test_every_page_is_self_contained(one_done):
+    raw, params, reg, root = one_done
+    index = build_report(params, reg, root, raw_params=raw)
+    pages = sorted((root / "reports").rglob("*.html"))
+    assert {p.relative_to(root).as_posix() for p in pages} == set(reg.report_outputs())
+    assert len(pages) == 1 + len(params["experiments"])  # left-out experiments get a page too
+    for path in pages:
+        page = _parse(path)
+        assert not [r for r in page.refs if re.match(r"(https?:)?//", r)], f"{path}: remote reference"
+        assert not {"script", "link", "iframe"} & set(page.tags), f"{path}: needs an external resource"
+        for img in page.imgs:
+            assert img["src"].startswith("data:image/png;base64,") and img.get("alt", "").strip(), path
+    overview = _parse(index)
+    assert set(params["experiments"]) <= set(overview.ids)  # one card per experiment
+    assert {f"experiments/{n}.html" for n in params["experiments"]} <= set(overview.refs)
+
+
+def test_pages_say_why_an_experiment_did_not_run(one_done):
+    raw, params, reg, root = one_done
+    build_report(params, reg, root, raw_params=raw)
+    xor = (root / "reports/experiments/xor.html").read_text()
+    assert "<code>reports/metrics/xor.json</code> was not produced" in xor
+    assert "dllaunchpad --scale quick run xor" in xor
+    rps = (root / "reports/experiments/rps_cnn_1.html").read_text()
+    assert "Left out." in rps and "skip_datasets" in rps
+    done = (root / "reports/experiments/tensor_products.html").read_text()
+    assert "products_matching_chapter" in done and "Settings used" in done
+    assert 'href="../../reports/metrics/tensor_products.json"' in done  # relative link to the metrics
+
+
+def test_failed_stage_shows_its_log(one_done):
+    raw, params, reg, root = one_done
+    log = root / "logs/train/xor.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("epoch 1\nTraceback (most recent call last):\nRuntimeError: CUDA out of memory\n")
+    build_report(params, reg, root, raw_params=raw)
+    page = (root / "reports/experiments/xor.html").read_text()
+    assert "the train stage failed" in page and "CUDA out of memory" in page
+    assert 'href="../../logs/train/xor.log"' in page
+    card = re.search(r'<article class="card" id="xor".*?</article>', (root / "reports/index.html").read_text(), re.S)
+    assert 'data-status="failed"' in card.group(0)
+
+
+def test_fidelity_table_pairs_chapter_values_with_ours(one_done):
+    _, params, reg, root = one_done
+    assert set(chapter_values()) <= set(params["experiments"]), "chapter_values.yaml names an unknown experiment"
+    rows = {(r["experiment"], r["metric"]): r for r in fidelity_rows(reg, root, params)}
     row = rows[("tensor_products", "products_matching_chapter")]
-    assert (row["chapter"], row["ours"], row["diff"]) == ("11", "10", "-1")
+    assert (row["chapter"], row["ours"], row["diff"], row["rel"]) == ("11", "10", "-1", "-9.1 %")
     assert rows[("xor", "final_loss")]["ours"] == "not run"
+
+
+def test_chapter_values_errors_name_the_entry(tmp_path):
+    bad = tmp_path / "chapter_values.yaml"
+    bad.write_text("xor:\n  section: '31.8.1'\n  value: {final_loss: 0.03}\n")
+    with pytest.raises(ValueError, match=r"chapter_values.yaml: entry 'xor' needs `section:` and a `values:`"):
+        chapter_values(bad)
+
+
+def test_headline_rules():
+    from dllaunchpad.report.collect import headline
+
+    m = {"test_accuracy": 0.9, "test_loss": 0.3, "slope": 2.5, "train_seconds": 3.0, "device": "cpu"}
+    assert headline({**m, "headline": "test_loss"}, ["slope"]) == ("test_loss", "0.3")  # the family's choice
+    assert headline(m, ["slope"]) == ("slope", "2.5")                                   # the chapter's first value
+    assert headline(m, ["not_a_metric"]) == ("test_accuracy", "0.9")                    # the priority list
+    assert headline({"b_test_mae": 1.5, "a_loss": 2.0}, []) == ("b_test_mae", "1.5")     # contains a priority key
+    assert headline({"zeta": 1.5, "alpha": 2, "device": "cpu"}, []) == ("alpha", "2")    # first numeric
+    assert headline({"train_seconds": 1.0}, []) is None
+
+
+def test_groups_follow_the_chapter_sections():
+    from dllaunchpad.report.sections import group_of, section_key
+
+    assert group_of("31.1.3").title == "Tensors"
+    assert group_of("31.4").title.startswith("Optimizers")
+    assert group_of("31.6.7").title == "Recurrent networks and music"
+    assert group_of("31.7.2").title.startswith("GAN")
+    assert group_of("31.8.4").title == "Additional examples"
+    assert group_of("31.10").key == "other"  # not a prefix match of 31.1
+    assert sorted(["31.2.10", "31.2.9", "31.10"], key=section_key) == ["31.2.9", "31.2.10", "31.10"]
+
+
+def test_figures_carry_alt_text_and_thumbnails_are_small(tmp_path):
+    from PIL import Image
+
+    from dllaunchpad.report.figures import alt_text, learning_curves, pyplot, save, thumbnail
+
+    plt = pyplot()
+    fig, ax = plt.subplots()
+    ax.plot([1, 2, 3], [3.0, 2.0, 1.5], label="train")
+    ax.set(xlabel="epoch", ylabel="loss (MSE)", title="Loss per epoch")
+    ax.legend()
+    path = save(fig, tmp_path / "loss.png")
+    assert alt_text(path) == "Loss per epoch: line plot of loss (MSE) against epoch; series: train"
+    assert save(plt.subplots()[0], tmp_path / "given.png", alt="my words") and alt_text(tmp_path / "given.png") == "my words"
+    small = thumbnail(path, width=200)
+    (tmp_path / "small.png").write_bytes(small)
+    with Image.open(tmp_path / "small.png") as img:
+        assert img.width == 200 and len(small) < path.stat().st_size
+
+    drawn = learning_curves({"epoch": [1, 2], "train_loss": [1.0, 0.5], "val_loss": [1.2, 0.7],
+                             "train_accuracy": [0.5, 0.8]}, "demo")
+    png, alt = drawn
+    assert png.startswith(b"\x89PNG") and "loss" in alt and "accuracy" in alt and "validation" in alt
+    assert learning_curves({"epoch": []}, "empty") is None
+
+
+def test_history_panels_pair_training_and_validation():
+    from dllaunchpad.report.figures import history_panels
+
+    panels = history_panels({"epoch": [1], "train_loss": [1], "val_loss": [1], "val_pitch_accuracy": [0.1],
+                             "lr": [0.1]})
+    assert panels == {"loss": {"train": "train_loss", "val": "val_loss"},
+                      "pitch_accuracy": {"val": "val_pitch_accuracy"}, "lr": {"value": "lr"}}
+
+
+def test_dvc_plots_template_is_offline_and_configured():
+    config = (REPO / ".dvc/config").read_text()
+    assert "html_template = ../workflow/report/vega/dvc_plots.html" in config
+    template = REPO / "workflow/report/vega/dvc_plots.html"
+    text = template.read_text(encoding="utf-8")
+    assert template.stat().st_size < 2_000_000
+    assert "{plot_divs}" in text and "{scripts}" not in text  # no {scripts}: DVC adds no CDN tags
+    assert not re.search(r"<script[^>]+src=", text) and "cdn.jsdelivr" not in text
+    for lib in ("vega 5.", "vega-lite 5.", "vega-embed 6."):
+        assert f"<script>/* {lib}" in text
+    assert "BSD" in (REPO / "workflow/report/vega/NOTICE").read_text()
+
+
+def test_report_stage_lists_every_page(raw_params):
+    import yaml
+
+    from dllaunchpad.dvc_yaml import render
+
+    stage = yaml.safe_load(render(raw_params))["stages"]["report"]
+    reg = Registry.from_params(load_params(raw_params))
+    assert [o if isinstance(o, str) else next(iter(o)) for o in stage["outs"]] == reg.report_outputs()
+    assert "src/dllaunchpad/report/templates/experiment.html" in stage["deps"]
+
+
+def test_run_resolves_experiment_names(raw_params):
+    from dllaunchpad.cli import _experiment_targets
+
+    raw_params["skip_datasets"] = ["rps"]
+    params = load_params(raw_params)
+    reg = Registry.from_params(params)
+    targets, names = _experiment_targets(["xor", "reports/metrics/iris_mlp.json", "-n"], reg, params, [])
+    assert targets == ["reports/metrics/xor.json", "reports/figures/xor", "reports/metrics/iris_mlp.json", "-n"]
+    assert names == ["xor"]
+    with pytest.raises(KeyError, match="needs dataset 'rps'"):
+        _experiment_targets(["rps_cnn_1"], reg, params, [])
+    with pytest.raises(KeyError, match="needs dataset 'mnist'"):
+        _experiment_targets(["mnist_mlp"], reg, params, ["mnist"])
+
+
+def _workflow_copy(dst: Path) -> None:
+    """What Snakemake needs to run here: Snakefile, workflow/, params.yaml (quick, no RPS) and
+    the code files the rules list as inputs."""
+    shutil.copy(REPO / "Snakefile", dst / "Snakefile")
+    shutil.copytree(REPO / "workflow", dst / "workflow")
+    shutil.copytree(REPO / "src", dst / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    params = (REPO / "params.yaml").read_text()
+    params = re.sub(r"(?m)^scale: full$", "scale: quick", params)
+    params = re.sub(r"(?m)^skip_datasets: \[\]$", "skip_datasets: [rps]", params)
+    (dst / "params.yaml").write_text(params)
+
+
+def test_run_experiment_then_snakemake_report(tmp_path):
+    """`dllaunchpad run xor tensor_products` runs their chain through Snakemake and rewrites the
+    pages; `snakemake --report` then builds with a caption for every figure."""
+    _workflow_copy(tmp_path)
+    env = {**os.environ, "CI": "1"}
+    env.pop("LAUNCHPAD_MIRROR", None)
+    run = subprocess.run(["dllaunchpad", "--scale", "quick", "run", "--cores", "2", "xor", "tensor_products"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "reports/experiments/xor.html" in run.stdout
+    assert json.loads((tmp_path / "reports/metrics/xor.json").read_text())["binary_accuracy"] == 1.0
+    xor_page = (tmp_path / "reports/experiments/xor.html").read_text()
+    assert '<span class="status status-done">done</span>' in xor_page
+    assert (tmp_path / "reports/experiments/iris_mlp.html").is_file()  # not run, but it has a page
+
+    report = subprocess.run(["snakemake", "--report", "report.html", "reports/metrics/xor.json",
+                             "reports/metrics/tensor_products.json"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert report.returncode == 0, report.stderr[-3000:]
+    html = (tmp_path / "report.html").read_text(errors="replace")
+    figures = sorted(p.stem for name in ("xor", "tensor_products")
+                     for p in (tmp_path / "reports/figures" / name).glob("*.png"))
+    assert figures
+    for stem in figures:
+        assert stem in html, stem
+    # the caption template rendered, once per figure (its text names the figure and the page)
+    assert html.count("drawn by the evaluate stage") >= len(figures)

@@ -1,106 +1,217 @@
-"""reports/index.html: one self-contained page listing every experiment with its metrics and
-figures, and every dataset with what preparation produced.
+"""The HTML report: ``reports/index.html`` (overview) and ``reports/experiments/<exp>.html``.
 
-Self-contained: figures are inlined as data: URIs and the CSS sits in the page, so the file
-opens offline and can be mailed or zipped on its own. Links to checkpoints and metric files
-are relative (reports/ -> ../models/...), never absolute.
+- The overview has one card per experiment of params.yaml (status, headline metric, thumbnail,
+  wall time, device), grouped by the chapter's parts (sections.py), the fidelity table (what the
+  chapter printed, ours, the difference, why) and the datasets.
+- Each experiment page has the settings used, the per-epoch history, every figure, the
+  metrics, generated music with an audio player, links to the checkpoint, history, logs and
+  prepared data, and the command that rebuilds it. An experiment that did not run gets a page
+  that says why and what to run.
+
+Offline and portable: no script, web font or remote URL anywhere; CSS is inline and figures are
+inlined as data: URIs, so each page opens on its own. Audio and the linked files (checkpoints,
+CSV, logs) are relative links, so the repository (or reports/ alone, for everything but those
+links) can be zipped and opened anywhere. The output has no timestamps: the same inputs give
+the same bytes.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 
 from .. import io
-from ..registry import REPORT_HTML, Registry
+from ..registry import REPORT_HTML, Experiment, Registry
+from .collect import ExperimentView, experiment_view, fmt, href, left_out_status, run_command
+from .sections import GROUPS, OTHER, group_of, section_key
 
 TEMPLATES = Path(__file__).with_name("templates")
 CHAPTER_VALUES = Path(__file__).parents[1] / "chapter_values.yaml"
+PAGES_DIR = "reports/experiments"
 
 
-def chapter_values() -> dict:
+def page_path(name: str) -> str:
+    return f"{PAGES_DIR}/{name}.html"
+
+
+# -- the chapter's printed values -------------------------------------------------------------
+
+def chapter_values(path: Path = CHAPTER_VALUES) -> dict:
+    """chapter_values.yaml, checked: each entry needs `section` and a `values` mapping."""
     import yaml
 
-    with open(CHAPTER_VALUES, encoding="utf-8") as fh:
-        return yaml.safe_load(fh) or {}
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of experiment -> {{section, values, note}}")
+    for name, entry in data.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("values"), dict) or "section" not in entry:
+            raise ValueError(f"{path}: entry {name!r} needs `section:` and a `values:` mapping "
+                             f"(metric key -> the chapter's value)")
+    return data
 
 
-def fidelity_rows(reg: Registry, root: Path) -> list[dict]:
-    """One row per (experiment, metric) the chapter printed: its value, ours, the difference."""
-    rows = []
-    for name, entry in chapter_values().items():
-        if name not in reg.experiments:
-            continue
-        path = root / reg.experiments[name].metrics
-        ours = json.loads(path.read_text()) if path.exists() else {}
+def _difference(ours, theirs) -> tuple[str, str]:
+    """(difference, relative difference) as text."""
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (ours, theirs))
+    if not numeric:
+        return ("equal" if ours == theirs else "differs"), ""
+    diff = ours - theirs
+    rel = f"{100 * diff / abs(theirs):+.1f} %" if theirs else ""
+    return f"{diff:+.4g}", rel
+
+
+def fidelity(params: dict, reg: Registry, root: Path, values: dict | None = None) -> list[dict]:
+    """One block per experiment the chapter printed values for, one row per value."""
+    values = chapter_values() if values is None else values
+    blocks = []
+    for name, entry in values.items():
+        known = name in params["experiments"]
+        left_out = name in reg.skipped_experiments
+        path = root / f"reports/metrics/{name}.json"
+        ours = {}
+        if known and not left_out and path.is_file():
+            try:
+                ours = json.loads(path.read_text())
+            except ValueError:
+                ours = {}
+        state = ("unknown experiment (not in params.yaml)" if not known else "left out" if left_out
+                 else "not run" if not ours else "")
+        rows = []
         for metric, theirs in entry["values"].items():
             value = ours.get(metric)
-            diff = value - theirs if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-            rows.append({"experiment": name, "section": entry["section"], "metric": metric,
-                         "chapter": _fmt(theirs), "ours": "not run" if value is None else _fmt(value),
-                         "diff": "" if diff is None else f"{diff:+.4g}", "note": entry.get("note", "")})
-    return rows
+            if value is None:
+                ours_text = state or "missing from the metrics"
+                diff, rel = "", ""
+            else:
+                ours_text = fmt(value)
+                diff, rel = _difference(value, theirs)
+            rows.append({"metric": metric, "chapter": fmt(theirs), "ours": ours_text, "diff": diff, "rel": rel,
+                         "missing": value is None})
+        spec = params["experiments"].get(name, {})
+        blocks.append({"experiment": name, "title": spec.get("title", name), "known": known,
+                       "ran": bool(ours), "section": str(entry["section"]), "note": entry.get("note", ""),
+                       "rows": rows})
+    blocks.sort(key=lambda b: section_key(b["section"]))
+    return blocks
 
 
-def _img(path: Path) -> dict:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    alt = path.stem.replace("_", " ")
-    return {"src": f"data:image/png;base64,{data}", "alt": alt, "name": path.name}
+# Kept for callers of the skeleton's API: flat rows.
+def fidelity_rows(reg: Registry, root: Path, params: dict | None = None) -> list[dict]:
+    params = params or {"experiments": {n: e.spec for n, e in reg.experiments.items()}}
+    return [{"experiment": b["experiment"], "section": b["section"], "note": b["note"], **r}
+            for b in fidelity(params, reg, Path(root)) for r in b["rows"]]
 
 
-def _fmt(v) -> str:
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    return str(v)
-
-
-def experiment_card(exp, root: Path) -> dict:
-    metrics_path = root / exp.metrics
-    card = {"name": exp.name, "title": exp.title, "chapter": exp.chapter, "family": exp.family,
-            "dataset": exp.dataset or "-", "status": "missing", "metrics": [], "figures": [], "links": []}
-    if not metrics_path.exists():
-        card["reason"] = f"{exp.metrics} was not produced; run `dllaunchpad run {exp.metrics}`"
-        return card
-    metrics = json.loads(metrics_path.read_text())
-    card["status"] = "done"
-    card["device"] = metrics.get("device", "cpu")
-    card["seconds"] = metrics.get("train_seconds", metrics.get("evaluate_seconds"))
-    card["metrics"] = [(k, _fmt(v)) for k, v in sorted(metrics.items())]
-    figdir = root / exp.figures_dir
-    card["figures"] = [_img(p) for p in sorted(figdir.glob("*.png"))]
-    card["links"] = [(exp.metrics, f"../{exp.metrics}")]
-    card["links"] += [(f"{exp.figures_dir}/{p.name}", f"../{exp.figures_dir}/{p.name}")
-                      for p in sorted(figdir.iterdir()) if p.suffix != ".png"]
-    if exp.trains:
-        card["links"] += [(exp.history, f"../{exp.history}"), (exp.checkpoint, f"../{exp.checkpoint}")]
-    return card
-
+# -- datasets ---------------------------------------------------------------------------------
 
 def dataset_row(ds, root: Path) -> dict:
     summary_path = root / ds.processed_dir / "summary.json"
-    row = {"name": ds.name, "description": ds.spec["description"], "files": [f["name"] for f in ds.spec["files"]]}
-    row["summary"] = json.loads(summary_path.read_text()) if summary_path.exists() else None
+    row = {"name": ds.name, "description": ds.spec["description"], "files": [f["name"] for f in ds.spec["files"]],
+           "summary": None, "summary_path": None}
+    if summary_path.is_file():
+        try:
+            row["summary"] = json.dumps(json.loads(summary_path.read_text()), indent=2, sort_keys=True)
+        except ValueError:
+            row["summary"] = f"{ds.processed_dir}/summary.json is not valid JSON"
+        row["summary_path"] = f"{ds.processed_dir}/summary.json"
     return row
 
 
-def render(params: dict, reg: Registry, root: Path = Path(".")) -> str:
+# -- views ------------------------------------------------------------------------------------
+
+def views(params: dict, reg: Registry, root: Path, values: dict, with_history_figure: bool = True
+          ) -> list[ExperimentView]:
+    """Every experiment of params.yaml (left-out ones too), in the chapter's order."""
+    out = []
+    for name, spec in params["experiments"].items():
+        keys = list(values.get(name, {}).get("values", {}))
+        if name in reg.experiments:
+            out.append(experiment_view(reg.experiments[name], reg, root, params["scale"], keys,
+                                       with_history_figure))
+        else:
+            exp = Experiment(name, spec)
+            out.append(ExperimentView(exp, group_of(exp.chapter), left_out_status(name, spec, params["scale"])))
+    out.sort(key=lambda v: (section_key(v.exp.chapter), v.name))
+    return out
+
+
+def _settings_yaml(spec: dict) -> str:
+    import yaml
+
+    return yaml.safe_dump(spec, sort_keys=False, default_flow_style=None, width=96, allow_unicode=True).strip()
+
+
+def _seconds(s) -> str:
+    if s is None:
+        return ""
+    if s < 60:
+        return f"{s:.1f} s"
+    m, s = divmod(round(s), 60)
+    return f"{m} min {s:02d} s" if m < 60 else f"{m // 60} h {m % 60:02d} min"
+
+
+def _code(text: str):
+    """`name` in a message -> <code>name</code> (the rest escaped)."""
+    import re
+
+    from markupsafe import Markup, escape
+
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text))))
+
+
+def _env():
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                             undefined=jinja2.StrictUndefined)
-    return env.get_template("index.html").render(
-        scale=params["scale"],
-        experiments=[experiment_card(e, root) for e in reg.experiments.values()],
-        fidelity=fidelity_rows(reg, root),
-        datasets=[dataset_row(d, root) for d in reg.datasets.values()],
-        skipped_datasets=reg.skipped_datasets,
-        skipped_experiments=reg.skipped_experiments,
-        summary_json=lambda s: json.dumps(s, sort_keys=True),
-    )
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["href"] = href
+    env.filters["seconds"] = _seconds
+    env.filters["code"] = _code
+    return env
 
 
-def build_report(params: dict, reg: Registry, root: Path = Path(".")) -> Path:
-    return io.write_text(root / REPORT_HTML, render(params, reg, root))
+def render_pages(params: dict, reg: Registry, root: Path = Path("."), raw_params: dict | None = None
+                 ) -> dict[str, str]:
+    """{repository-relative path: HTML} for the overview and every experiment page."""
+    root = Path(root)
+    values = chapter_values()
+    exp_views = views(params, reg, root, values)
+    blocks = fidelity(params, reg, root, values)
+    by_exp = {b["experiment"]: b for b in blocks}
+    groups = [g for g in [*GROUPS, OTHER] if any(v.group == g for v in exp_views)]
+    counts: dict[str, int] = {}
+    for v in exp_views:
+        counts[v.status.label] = counts.get(v.status.label, 0) + 1
+    env = _env()
+    common = {"scale": params["scale"], "groups": groups, "index": REPORT_HTML}
+    unknown = [n for n in values if n not in params["experiments"]]
+    pages = {REPORT_HTML: env.get_template("index.html").render(
+        **common, up="../", experiments=exp_views, fidelity=blocks, counts=counts, unknown_values=unknown,
+        page=lambda name: f"experiments/{name}.html", datasets=[dataset_row(d, root) for d in reg.datasets.values()],
+        skipped_datasets=reg.skipped_datasets)}
+    raw_experiments = (raw_params or {}).get("experiments", {})
+    template = env.get_template("experiment.html")
+    for i, v in enumerate(exp_views):
+        quick = raw_experiments.get(v.name, {}).get("quick") if params["scale"] == "quick" else None
+        pages[page_path(v.name)] = template.render(
+            **common, up="../../", v=v, fidelity=by_exp.get(v.name),
+            settings=_settings_yaml(v.exp.spec), quick=_settings_yaml(quick) if quick else "",
+            command=run_command(v.name, params["scale"]),
+            prev=exp_views[i - 1] if i > 0 else None, next=exp_views[i + 1] if i + 1 < len(exp_views) else None,
+            page=lambda name: f"{name}.html")
+    return pages
+
+
+def build_report(params: dict, reg: Registry, root: Path = Path("."), raw_params: dict | None = None) -> Path:
+    """Write the overview and every experiment page; remove pages of experiments that are no
+    longer in params.yaml. Returns the overview's path."""
+    root = Path(root)
+    pages = render_pages(params, reg, root, raw_params)
+    for rel, html in pages.items():
+        io.write_text(root / rel, html)
+    pages_dir = root / PAGES_DIR
+    for stale in pages_dir.glob("*.html"):
+        if stale.relative_to(root).as_posix() not in pages:
+            stale.unlink()
+    return root / REPORT_HTML

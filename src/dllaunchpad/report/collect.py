@@ -1,0 +1,420 @@
+"""What the report knows about one experiment, read from the files the pipeline wrote.
+
+Generic over the registry: every experiment is described by the same paths (registry.py) and the
+same rules, so a new experiment appears in the report with no report code:
+
+- status: ``done`` (reports/metrics/<exp>.json exists), ``trained`` (a checkpoint but no
+  metrics yet), ``failed`` (a stage's log ends in an error and its output is missing), ``not run``,
+  or ``left out`` (its dataset is in ``skip_datasets``); every status but ``done`` carries the
+  reason and the command that fixes it;
+- the headline metric (see ``headline``);
+- figures (every PNG of reports/figures/<exp>/, with the alt text figures.save() stored), other
+  artifacts (CSV shown as tables when small, JSON shown folded), the per-epoch history, the
+  generated music of entries with a ``generate:`` block (reports/music/<exp>/summary.json);
+- links to the checkpoint, history, metrics, logs and prepared data, as paths relative to the
+  repository root (the templates prefix them with the way up from the page).
+
+Nothing here imports matplotlib: ``dllaunchpad list`` uses ``status`` and must stay fast.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+from ..registry import Experiment, Registry
+from .sections import Group, group_of
+
+# Keys of the metrics JSON that describe the run rather than the result.
+RUN_KEYS = ("device", "train_seconds", "generate_seconds", "evaluate_seconds", "epochs_run",
+            "chapter_section", "headline", "thumbnail")
+# The headline when neither the family (metrics key `headline`) nor chapter_values.yaml names one.
+HEADLINE_PRIORITY = ("test_accuracy", "accuracy", "binary_accuracy", "val_accuracy", "test_mae", "mae",
+                     "test_mse", "mse", "test_loss", "val_loss", "final_loss", "loss", "train_loss")
+AUDIO_TYPES = {".ogg": "audio/ogg", ".oga": "audio/ogg", ".opus": "audio/ogg", ".wav": "audio/wav",
+               ".mp3": "audio/mpeg", ".flac": "audio/flac"}
+MAX_TABLE_ROWS, MAX_TABLE_COLS, MAX_JSON_BYTES, MAX_DATA_LINKS = 40, 14, 20_000, 12
+
+
+@dataclass
+class Status:
+    key: str                  # done | trained | failed | not-run | left-out
+    label: str
+    reason: str = ""          # why it is not done, and what to run
+    log: str = ""             # repository-relative path of the log that explains a failure
+    log_tail: str = ""
+    hint: str = ""            # the reason in a few words, for the overview cards
+
+
+@dataclass
+class Figure:
+    name: str
+    src: str                  # data: URI (pages stay self-contained)
+    alt: str
+
+
+@dataclass
+class Table:
+    name: str
+    path: str
+    header: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
+class Track:
+    name: str
+    label: str
+    audio: str | None          # repository-relative path
+    audio_type: str | None
+    midi: str | None
+    roll: Figure | None
+
+
+@dataclass
+class Generated:
+    folder: str
+    tracks: list[Track] = field(default_factory=list)
+    note: str = ""             # why there is no music, or no audio
+    tables: list[Table] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ExperimentView:
+    exp: Experiment
+    group: Group
+    status: Status
+    metrics: dict = field(default_factory=dict)
+    headline: tuple[str, str] | None = None      # (key, formatted value)
+    figures: list[Figure] = field(default_factory=list)
+    thumbnail: str | None = None                  # data: URI
+    thumbnail_alt: str = ""
+    tables: list[Table] = field(default_factory=list)
+    json_artifacts: list[tuple[str, str]] = field(default_factory=list)   # (path, pretty text)
+    links: list[tuple[str, str]] = field(default_factory=list)            # (what, repo-relative path)
+    generated: Generated | None = None
+    history_figure: Figure | None = None
+
+    @property
+    def name(self) -> str:
+        return self.exp.name
+
+    @property
+    def seconds(self) -> float | None:
+        parts = [self.metrics.get(k) for k in ("train_seconds", "generate_seconds", "evaluate_seconds")]
+        parts = [p for p in parts if isinstance(p, (int, float)) and not isinstance(p, bool)]
+        return sum(parts) if parts else None
+
+    @property
+    def device(self) -> str:
+        return str(self.metrics.get("device", "cpu")) if self.metrics else ""
+
+    @property
+    def result_rows(self) -> list[tuple[str, str]]:
+        return [(k, fmt(v)) for k, v in sorted(self.metrics.items()) if k not in RUN_KEYS]
+
+    @property
+    def run_rows(self) -> list[tuple[str, str]]:
+        return [(k, fmt(self.metrics[k])) for k in RUN_KEYS if k in self.metrics]
+
+
+def fmt(v) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def href(path: str) -> str:
+    """A repository-relative path as a URL path (the templates prefix the way up)."""
+    return quote(path)
+
+
+def data_uri(data: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def human_name(stem: str) -> str:
+    return stem.replace("_", " ").replace("-", " ")
+
+
+# -- status ----------------------------------------------------------------------------------
+
+def _log_tail(path: Path, lines: int = 20) -> str:
+    text = path.read_text(errors="replace").splitlines()
+    return "\n".join(text[-lines:])
+
+
+def _failed_log(exp: Experiment, root: Path) -> Path | None:
+    """The log of the first stage whose output is missing, when it ends in an error."""
+    stages = []
+    if exp.trains:
+        stages.append(("train", root / exp.model_dir / "train.json"))
+    if exp.spec.get("generate") is not None:
+        stages.append(("generate", root / exp.generated_dir / "summary.json"))
+    stages.append(("evaluate", root / exp.metrics))
+    for stage, output in stages:
+        if output.exists():
+            continue
+        log = root / "logs" / stage / f"{exp.name}.log"
+        if log.is_file() and any(w in _log_tail(log, 40) for w in ("Error", "Traceback", "error:")):
+            return log
+        return None
+    return None
+
+
+def run_command(name: str, scale: str) -> str:
+    return f"dllaunchpad {'--scale quick ' if scale == 'quick' else ''}run {name}"
+
+
+def status(exp: Experiment, reg: Registry, root: Path, scale: str = "full") -> Status:
+    root = Path(root)
+    run = run_command(exp.name, scale)
+    metrics = root / exp.metrics
+    if metrics.is_file():
+        try:
+            json.loads(metrics.read_text())
+        except ValueError as err:
+            return Status("failed", "failed", f"`{exp.metrics}` is not valid JSON ({err}); rerun `{run}`",
+                          hint=f"unreadable metrics; rerun `{run}`")
+        return Status("done", "done")
+    failed = _failed_log(exp, root)
+    if failed is not None:
+        rel = failed.relative_to(root).as_posix()
+        return Status("failed", "failed", f"the {failed.parent.name} stage failed (see `{rel}`); fix the cause and "
+                      f"rerun `{run}`", rel, _log_tail(failed), hint=f"see {rel}")
+    if exp.trains and (root / exp.model_dir / "train.json").is_file():
+        return Status("trained", "trained, not evaluated",
+                      f"`models/{exp.name}/` exists but `{exp.metrics}` does not; run `{run}`", hint=f"run `{run}`")
+    return Status("not-run", "not run", f"`{exp.metrics}` was not produced; run `{run}`", hint=f"run `{run}`")
+
+
+def left_out_status(name: str, spec: dict, scale: str = "full") -> Status:
+    ds = spec.get("dataset")
+    return Status("left-out", "left out",
+                  f"Its dataset `{ds}` is in skip_datasets (`dllaunchpad run` leaves out a dataset that the "
+                  f"offline mirror lacks; the shared mirror has no rock-paper-scissors copy). To run it, "
+                  f"fetch `{ds}` from its canonical URL: unset LAUNCHPAD_MIRROR, remove `{ds}` from "
+                  f"skip_datasets in params.yaml, then `{run_command(name, scale)}`.",
+                  hint=f"dataset `{ds}` is in skip_datasets")
+
+
+# -- metrics ---------------------------------------------------------------------------------
+
+def headline(metrics: dict, chapter_keys: list[str]) -> tuple[str, str] | None:
+    """The one number an overview card shows, chosen in this order:
+
+    1. the key the family names in its metrics as ``"headline": "<key>"``;
+    2. the first metric the chapter printed for the experiment (chapter_values.yaml order);
+    3. the first of HEADLINE_PRIORITY present (test accuracy before MAE before loss ...);
+    4. the first key, alphabetically, that contains one of HEADLINE_PRIORITY (for families that
+       prefix their metrics, e.g. ``mnist_adam_test_accuracy``);
+    5. the first other numeric metric, alphabetically.
+    """
+    def usable(k):
+        return k in metrics and k not in RUN_KEYS
+
+    named = metrics.get("headline")
+    candidates = ([named] if isinstance(named, str) else []) + list(chapter_keys) + list(HEADLINE_PRIORITY)
+    for k in candidates:
+        if usable(k):
+            return k, fmt(metrics[k])
+    numeric = [k for k in sorted(metrics) if usable(k) and isinstance(metrics[k], (int, float))
+               and not isinstance(metrics[k], bool)]
+    for token in HEADLINE_PRIORITY:
+        for k in numeric:
+            if token in k:
+                return k, fmt(metrics[k])
+    for k in sorted(metrics):
+        v = metrics[k]
+        if usable(k) and isinstance(v, (int, float)) and not isinstance(v, bool):
+            return k, fmt(v)
+    return None
+
+
+# -- files -----------------------------------------------------------------------------------
+
+def figure(path: Path, root: Path) -> Figure:
+    from .figures import alt_text
+
+    alt = alt_text(path) or f"{human_name(path.stem)} ({path.relative_to(root).as_posix()})"
+    return Figure(path.name, data_uri(path.read_bytes()), alt)
+
+
+def csv_table(path: Path, root: Path) -> Table | None:
+    """A small CSV as a table; None when it is too big to read on a page."""
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    if not rows or len(rows) > MAX_TABLE_ROWS + 1 or max(len(r) for r in rows) > MAX_TABLE_COLS:
+        return None
+    return Table(path.name, path.relative_to(root).as_posix(), rows[0], rows[1:])
+
+
+def _artifacts(folder: Path, root: Path, view_tables: list, view_json: list, links: list) -> None:
+    for p in sorted(folder.iterdir()) if folder.is_dir() else []:
+        rel = p.relative_to(root).as_posix()
+        if p.name.startswith(".") or p.suffix == ".png" or p.is_dir():
+            continue
+        if p.suffix == ".csv" and (table := csv_table(p, root)) is not None:
+            view_tables.append(table)
+        elif p.suffix == ".json" and p.stat().st_size <= MAX_JSON_BYTES:
+            try:
+                view_json.append((rel, json.dumps(json.loads(p.read_text()), indent=2, sort_keys=True)))
+            except ValueError:
+                pass
+        links.append((p.name, rel))
+
+
+def generated(exp: Experiment, root: Path, metrics: dict) -> Generated | None:
+    """Music (or any generated media) of an entry with a `generate:` block, from
+    reports/music/<exp>/summary.json (tracks: name, midi, piano_roll, audio, temperature)."""
+    folder = root / exp.generated_dir
+    if exp.spec.get("generate") is None and not folder.is_dir():
+        return None
+    out = Generated(exp.generated_dir)
+    if not folder.is_dir():
+        out.note = (f"{exp.generated_dir}/ was not produced (the generate stage writes it after training); "
+                    f"run `dllaunchpad run {exp.name}`.")
+        return out
+    summary_path = folder / "summary.json"
+    summary = {}
+    if summary_path.is_file():
+        try:
+            summary = json.loads(summary_path.read_text())
+        except ValueError:
+            out.note = f"{exp.generated_dir}/summary.json is not valid JSON; rerun `dllaunchpad run {exp.name}`."
+    tracks = summary.get("tracks")
+    if not isinstance(tracks, list):  # no summary: whatever media the folder holds
+        stems = sorted({p.stem for p in folder.iterdir() if p.suffix in (".mid", *AUDIO_TYPES)})
+        tracks = [{"name": s} for s in stems]
+    for t in tracks:
+        name = str(t.get("name", "track"))
+
+        def existing(key, suffixes):
+            cands = [t.get(key)] if t.get(key) else [f"{name}{s}" for s in suffixes]
+            return next((folder / c for c in cands if c and (folder / c).is_file()), None)
+
+        audio = existing("audio", list(AUDIO_TYPES))
+        midi = existing("midi", [".mid", ".midi"])
+        roll = existing("piano_roll", [".png"])
+        label = name if t.get("temperature") is None else f"{name} (temperature {t['temperature']})"
+        if t.get("notes") is not None:
+            label += f", {t['notes']} notes"
+        out.tracks.append(Track(
+            name=name, label=label,
+            audio=audio.relative_to(root).as_posix() if audio else None,
+            audio_type=AUDIO_TYPES.get(audio.suffix) if audio else None,
+            midi=midi.relative_to(root).as_posix() if midi else None,
+            roll=figure(roll, root) if roll else None))
+    if not out.tracks and not out.note:
+        out.note = f"{exp.generated_dir}/ holds no tracks; rerun `dllaunchpad run {exp.name}`."
+    elif any(tr.audio is None for tr in out.tracks) and not out.note:
+        why = metrics.get("audio_note") or summary.get("audio_note") or (
+            "no audio file was written: rendering MIDI to audio needs fluidsynth, a General MIDI "
+            "soundfont and sox (Debian: apt-get install fluidsynth fluid-soundfont-gm sox libsox-fmt-all)")
+        out.note = f"Some tracks have no audio: {why}. The MIDI files are linked instead."
+    shown = {f for tr in out.tracks for f in (tr.audio, tr.midi)} | {
+        f"{exp.generated_dir}/{t.get('piano_roll')}" for t in tracks if t.get("piano_roll")}
+    folded_json: list = []  # summary.json is linked, not shown
+    links: list = []
+    _artifacts(folder, root, out.tables, folded_json, links)
+    out.links = [rel for _, rel in links if rel not in shown]
+    return out
+
+
+def data_links(exp: Experiment, reg: Registry, root: Path) -> list[tuple[str, str]]:
+    if not exp.dataset or exp.dataset not in reg.datasets:
+        return []
+    folder = root / reg.datasets[exp.dataset].processed_dir
+    if not folder.is_dir():
+        return []
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    files.sort(key=lambda p: p.name != "summary.json")  # the summary first
+    return [(f"prepared data: {p.name}", p.relative_to(root).as_posix()) for p in files[:MAX_DATA_LINKS]]
+
+
+def links(exp: Experiment, reg: Registry, root: Path) -> list[tuple[str, str]]:
+    out = []
+    for what, rel in [("metrics", exp.metrics), ("per-epoch history", exp.history)]:
+        if (root / rel).is_file():
+            out.append((what, rel))
+    model = root / exp.model_dir
+    if model.is_dir():
+        for p in sorted(model.iterdir()):
+            if p.is_file() and not p.name.startswith("."):
+                what = {"last.ckpt": "checkpoint (end of training)", "best.ckpt": "checkpoint (best epoch)",
+                        "train.json": "training record"}.get(p.name, "model file")
+                out.append((f"{what}: {p.name}", p.relative_to(root).as_posix()))
+    out += data_links(exp, reg, root)
+    for stage in ("train", "generate", "evaluate"):
+        log = root / "logs" / stage / f"{exp.name}.log"
+        if log.is_file():
+            out.append((f"{stage} log", log.relative_to(root).as_posix()))
+    bench = root / "logs" / "benchmarks" / "train" / f"{exp.name}.tsv"
+    if bench.is_file():
+        out.append(("training benchmark (Snakemake)", bench.relative_to(root).as_posix()))
+    return out
+
+
+# -- one experiment --------------------------------------------------------------------------
+
+def experiment_view(exp: Experiment, reg: Registry, root: Path, scale: str, chapter_keys: list[str],
+                    with_history_figure: bool = True) -> ExperimentView:
+    root = Path(root)
+    st = status(exp, reg, root, scale)
+    view = ExperimentView(exp, group_of(exp.chapter), st)
+    if st.key == "done":
+        view.metrics = json.loads((root / exp.metrics).read_text())
+        view.headline = headline(view.metrics, chapter_keys)
+    figdir = root / exp.figures_dir
+    if figdir.is_dir():
+        view.figures = [figure(p, root) for p in sorted(figdir.glob("*.png"))]
+        artifact_links: list = []
+        _artifacts(figdir, root, view.tables, view.json_artifacts, artifact_links)
+        view.links += [(f"artifact: {name}", rel) for name, rel in artifact_links]
+    view.links = links(exp, reg, root) + view.links
+    view.generated = generated(exp, root, view.metrics)
+    if view.generated is not None:  # a table the family also copied into its figures: show it once
+        shown = {(t.name, tuple(t.header), tuple(map(tuple, t.rows))) for t in view.tables}
+        view.generated.tables = [t for t in view.generated.tables
+                                 if (t.name, tuple(t.header), tuple(map(tuple, t.rows))) not in shown]
+    _choose_thumbnail(view, root)
+    history = root / exp.history
+    if with_history_figure and history.is_file():
+        from .figures import learning_curves, read_history
+
+        try:
+            drawn = learning_curves(read_history(history), f"{exp.title}: per-epoch history")
+        except (ValueError, KeyError):
+            drawn = None
+        if drawn is not None:
+            png, alt = drawn
+            view.history_figure = Figure("history.png", data_uri(png), alt)
+    return view
+
+
+def _choose_thumbnail(view: ExperimentView, root: Path) -> None:
+    """The card picture: the PNG the family names (metrics key `thumbnail`), else the first
+    figure in name order, else the first piano roll."""
+    from .figures import thumbnail
+
+    figdir = root / view.exp.figures_dir
+    named = view.metrics.get("thumbnail")
+    candidates = ([figdir / named] if isinstance(named, str) else []) + sorted(figdir.glob("*.png"))
+    if view.generated is not None:
+        candidates += [root / view.exp.generated_dir / f"{t.name}.png" for t in view.generated.tracks if t.roll]
+    for path in candidates:
+        if path.is_file():
+            view.thumbnail = data_uri(thumbnail(path))
+            fig = next((f for f in view.figures if f.name == path.name), None)
+            view.thumbnail_alt = fig.alt if fig else human_name(path.stem)
+            return
