@@ -13,28 +13,76 @@ import torch
 
 
 class TensorBatches:
-    """An iterable of batches `(t[idx] for t in tensors)`; reshuffled each pass when `shuffle`."""
+    """An iterable of batches `(t[idx] for t in tensors)`; reshuffled each pass when `shuffle`.
+
+    Under DDP every rank must see its own part of each epoch (Lightning shards a torch
+    DataLoader with a DistributedSampler, but this is a plain iterable): all ranks draw the same
+    seeded permutation and rank r takes every `world_size`-th index from position r, padded by
+    wrapping around (as DistributedSampler does) so that every rank runs the same number of
+    steps. `rank`/`world_size` default to torch.distributed's when it is initialized, else 0/1.
+
+    The generator's state is part of the training state: `state_dict()` / `load_state_dict()`
+    let a resumed run draw the same permutations as an uninterrupted one.
+    """
 
     def __init__(self, *tensors: torch.Tensor, batch_size: int, shuffle: bool, seed: int = 0,
-                 drop_last: bool = False):
+                 drop_last: bool = False, rank: int | None = None, world_size: int | None = None):
         if not tensors or any(len(t) != len(tensors[0]) for t in tensors):
             raise ValueError("TensorBatches needs tensors of equal first dimension")
+        if (rank is None) != (world_size is None):
+            raise ValueError("TensorBatches: give both rank and world_size, or neither")
+        if world_size is not None and not 0 <= rank < world_size:
+            raise ValueError(f"TensorBatches: rank {rank} is not in [0, {world_size})")
         self.tensors = tensors
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last
+        self._rank, self._world_size = rank, world_size
         self.generator = torch.Generator().manual_seed(seed)
 
+    def shard(self) -> tuple[int, int]:
+        """(rank, world_size) this iterable serves."""
+        if self._world_size is not None:
+            return self._rank, self._world_size
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            return dist.get_rank(), dist.get_world_size()
+        return 0, 1
+
+    def _rank_size(self) -> int:
+        """Samples per rank per epoch (the padded share)."""
+        return math.ceil(len(self.tensors[0]) / self.shard()[1])
+
     def __len__(self) -> int:
-        n = len(self.tensors[0])
+        n = self._rank_size()
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def rank_indices(self, order: torch.Tensor) -> torch.Tensor:
+        """This rank's share of one epoch's order: order[rank::world] after padding the order
+        to a multiple of world_size with its own first entries."""
+        rank, world = self.shard()
+        if world == 1:
+            return order
+        total = self._rank_size() * world
+        if total > len(order):
+            wrap = order.repeat(math.ceil(total / len(order)))  # tiny data: wrap more than once
+            order = torch.cat([order, wrap[: total - len(order)]])
+        return order[rank:total:world]
 
     def __iter__(self):
         n = len(self.tensors[0])
         order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+        order = self.rank_indices(order)
         for i in range(len(self)):
             idx = order[i * self.batch_size:(i + 1) * self.batch_size]
             yield tuple(t[idx] for t in self.tensors)
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
 
 
 class TensorDataModule(L.LightningDataModule):
@@ -46,6 +94,8 @@ class TensorDataModule(L.LightningDataModule):
         super().__init__()
         self.train, self.val, self.test = train, val, test
         self.batch_size, self.seed, self.shuffle = batch_size, seed, shuffle
+        self._train_batches: TensorBatches | None = None
+        self._restored_train_state: dict | None = None
         # Lightning runs a loop for every *_dataloader hook a DataModule has; hide the hooks of
         # the parts we were not given, so it neither warns nor runs an empty loop.
         if val is None:
@@ -54,7 +104,20 @@ class TensorDataModule(L.LightningDataModule):
             self.test_dataloader = None
 
     def train_dataloader(self):
-        return TensorBatches(*self.train, batch_size=self.batch_size, shuffle=self.shuffle, seed=self.seed)
+        batches = TensorBatches(*self.train, batch_size=self.batch_size, shuffle=self.shuffle, seed=self.seed)
+        if self._restored_train_state is not None:  # resuming: continue the shuffle stream
+            batches.load_state_dict(self._restored_train_state)
+            self._restored_train_state = None
+        self._train_batches = batches
+        return batches
+
+    # Lightning saves these with every checkpoint and restores them before asking for the
+    # dataloaders, so a resumed run sees the same batch order as an uninterrupted one.
+    def state_dict(self) -> dict:
+        return {"train_batches": self._train_batches.state_dict()} if self._train_batches is not None else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._restored_train_state = state.get("train_batches")
 
     def val_dataloader(self):
         return TensorBatches(*self.val, batch_size=self.batch_size, shuffle=False)

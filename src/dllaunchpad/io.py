@@ -11,10 +11,21 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
+
+
+def _remove_leftovers(target: Path) -> None:
+    """Remove temporaries that an earlier writer of `target` left when it was killed (SIGKILL
+    skips the cleanup below). Only one job writes a given target at a time (Snakemake and DVC
+    lock their runs, and no two stages share an output), so none of them is in use."""
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}\.tmp")  # mkdtemp's names
+    for entry in target.parent.iterdir():
+        if pattern.fullmatch(entry.name):
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -26,6 +37,7 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(target)
     # Same folder => same file system => os.replace is atomic.
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     work = tmp / target.name

@@ -8,8 +8,12 @@ family. Outputs (atomic, so a killed job leaves nothing that looks finished):
 - ``models/<exp>/best.ckpt``   ``{"state_dict", "epoch", "monitor", "value"}`` of the best epoch,
                                when the trainer settings ask for early stopping with
                                ``restore_best`` or for ``checkpoint_best``
-- ``models/<exp>/train.json``  wall time, device, epochs run, best epoch
+- ``models/<exp>/train.json``  wall time, device, epochs run, best epoch, resumed-from epoch
 - ``reports/history/<exp>.csv`` one row per epoch (DVC plots)
+
+While it trains, a full checkpoint is written atomically at the end of every epoch to
+``models/.resume/<exp>/<key>/`` (see resume.py): a killed run, rerun, continues from there and
+ends with the same results as an uninterrupted one.
 
 Trainer settings (params.yaml `trainer:`, schema-checked): epochs, batch_size, devices,
 precision, compile, limit_train_batches, gradient_clip_val, early_stopping {monitor, patience,
@@ -25,7 +29,7 @@ import os
 import time
 from pathlib import Path
 
-from . import devices, io
+from . import devices, io, resume
 from .experiments import family_module
 from .registry import Experiment
 
@@ -58,6 +62,13 @@ def _history_callback():
                 row[k] = float(v)
             self.rows.append(row)
 
+        # saved with every checkpoint: a resumed run's history includes the epochs before the kill
+        def state_dict(self):
+            return {"rows": self.rows}
+
+        def load_state_dict(self, state_dict):
+            self.rows = list(state_dict["rows"])
+
     return EpochHistory()
 
 
@@ -83,6 +94,12 @@ def _best_weights_callback(monitor: str, mode: str):
             if better:
                 self.value, self.epoch = v, trainer.current_epoch + 1
                 self.state = {k: t.detach().to("cpu", copy=True) for k, t in pl_module.state_dict().items()}
+
+        def state_dict(self):
+            return {"value": self.value, "epoch": self.epoch, "state": self.state}
+
+        def load_state_dict(self, state_dict):
+            self.value, self.epoch, self.state = state_dict["value"], state_dict["epoch"], state_dict["state"]
 
     return BestWeights()
 
@@ -117,10 +134,31 @@ def history_csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
+def ddp_plugins(n_devices: int) -> list:
+    """Cluster-environment plugin for DDP over `n_devices` in this process.
+
+    A Snakemake job on SLURM is ONE task holding N GPUs (gres gpu:N). Lightning, seeing
+    SLURM_NTASKS, would assume srun started one process per device and either stop ("the number
+    of tasks per node ... does not match") or wait for ranks that never come. With fewer SLURM
+    tasks than devices we tell it to start the processes itself, as on a workstation.
+    """
+    ntasks = os.environ.get("SLURM_NTASKS")
+    if n_devices > 1 and ntasks is not None and int(ntasks) < n_devices:
+        from lightning.fabric.plugins.environments import LightningEnvironment
+
+        return [LightningEnvironment()]
+    return []
+
+
 def make_trainer(trainer_cfg: dict, callbacks: list, *, want_gpu: bool, progress: bool):
-    """The lightning.Trainer every experiment uses, from a `trainer:` block."""
+    """The lightning.Trainer every experiment uses, from a `trainer:` block.
+
+    `devices` > 1 (and that many usable GPUs) trains with DDP: one process per GPU, each on its
+    own shard of every epoch (TensorBatches shards by rank); `batch_size` is per process.
+    """
     import lightning as L
     import torch
+    from lightning.pytorch.callbacks import Checkpoint
 
     accelerator, n_devices = devices.choose(trainer_cfg.get("devices", 1), want_gpu=want_gpu)
     trainer = L.Trainer(
@@ -128,9 +166,12 @@ def make_trainer(trainer_cfg: dict, callbacks: list, *, want_gpu: bool, progress
         accelerator=accelerator,
         devices=n_devices,
         strategy="ddp" if n_devices > 1 else "auto",
+        plugins=ddp_plugins(n_devices) or None,
         deterministic=True,
         logger=False,                 # the history callback writes our one CSV
-        enable_checkpointing=False,   # we write the final checkpoint ourselves, atomically
+        # Lightning's own ModelCheckpoint stays off: the runner writes the final checkpoint, and
+        # resume.EpochCheckpoint (when given) the per-epoch one, both atomically.
+        enable_checkpointing=any(isinstance(c, Checkpoint) for c in callbacks),
         enable_model_summary=False,
         enable_progress_bar=progress,
         limit_train_batches=trainer_cfg.get("limit_train_batches"),
@@ -144,11 +185,17 @@ def make_trainer(trainer_cfg: dict, callbacks: list, *, want_gpu: bool, progress
 
 
 def fit(module, datamodule, trainer_cfg: dict, *, seed: int | None, want_gpu: bool = True,
-        progress: bool = False, extra_callbacks: list | None = None) -> dict:
+        progress: bool = False, extra_callbacks: list | None = None,
+        resume_dir: Path | None = None, checkpoint_interval_s: float = 0.0) -> dict:
     """Seed (unless `seed` is None: the caller already did, before building the module), then
     train one module with the runner's trainer and callbacks.
 
-    Returns {"trainer", "history" (rows), "best" (BestWeights or None), "device", "seconds"}.
+    With `resume_dir`, a full checkpoint is written there at the end of every epoch (at most
+    every `checkpoint_interval_s` seconds), and training continues from the one found there
+    (see resume.py).
+
+    Returns {"trainer", "history" (rows), "best" (BestWeights or None), "device", "seconds",
+    "resumed_from_epoch" (0 when it started afresh)}.
     train() uses it for an experiment's model; families that fit several models inside one
     experiment (k-fold cross-validation, sweeps) call it once per model.
     """
@@ -156,16 +203,25 @@ def fit(module, datamodule, trainer_cfg: dict, *, seed: int | None, want_gpu: bo
 
     if seed is not None:
         L.seed_everything(seed, workers=True, verbose=False)
-    callbacks, history, best = _callbacks(trainer_cfg, extra_callbacks or [])
+    extra = list(extra_callbacks or [])
+    ckpt_path, epoch_ckpt = None, None
+    if resume_dir is not None:
+        epoch_ckpt = resume.EpochCheckpoint(resume_dir, checkpoint_interval_s)
+        extra.append(epoch_ckpt)
+        if resume.loadable(epoch_ckpt.path):
+            ckpt_path = epoch_ckpt.path
+    callbacks, history, best = _callbacks(trainer_cfg, extra)
     if trainer_cfg.get("compile"):
         import torch
 
         module = torch.compile(module)
     trainer, device = make_trainer(trainer_cfg, callbacks, want_gpu=want_gpu, progress=progress)
     t0 = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule)
+    # weights_only: a resume state is data (tensors, numbers, lists), never code
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     return {"trainer": trainer, "history": history.rows, "best": best, "device": device,
-            "seconds": time.perf_counter() - t0}
+            "seconds": time.perf_counter() - t0,
+            "resumed_from_epoch": epoch_ckpt.resumed_from_epoch if epoch_ckpt else 0}
 
 
 def train(exp: Experiment, params: dict, root: Path | str = ".", progress: bool | None = None) -> dict:
@@ -182,8 +238,12 @@ def train(exp: Experiment, params: dict, root: Path | str = ".", progress: bool 
     module, datamodule = fam.build(exp, params, root)
     log.info("training %s, seed %d", exp.name, seed)
     extra = list(getattr(fam, "callbacks", lambda e: [])(exp))
+    resume_dir = resume.state_dir(exp, params, root)
+    if (resume_dir / resume.CHECKPOINT).exists():
+        log.info("%s: resuming from %s", exp.name, resume_dir / resume.CHECKPOINT)
     result = fit(module, datamodule, exp.spec["trainer"], seed=None, want_gpu=exp.gpu,
-                 progress=progress, extra_callbacks=extra)
+                 progress=progress, extra_callbacks=extra, resume_dir=resume_dir,
+                 checkpoint_interval_s=params.get("cluster", {}).get("checkpoint_interval_s", 0.0))
     trainer, best = result["trainer"], result["best"]
 
     info = {
@@ -194,6 +254,7 @@ def train(exp: Experiment, params: dict, root: Path | str = ".", progress: bool 
         "train_seconds": round(result["seconds"], 3),
         "best_epoch": best.epoch if best else None,
         "best_value": best.value if best else None,
+        "resumed_from_epoch": result["resumed_from_epoch"],
         "torch": torch.__version__,
         "lightning": L.__version__,
     }
@@ -206,6 +267,7 @@ def train(exp: Experiment, params: dict, root: Path | str = ".", progress: bool 
                             "value": best.value}, tmp / "best.ckpt")
             io.write_json(tmp / "train.json", info)
         io.write_text(root / exp.history, history_csv(result["history"]))
+        resume.clear(exp, root)  # the outputs are complete: nothing left to resume
     return info
 
 
