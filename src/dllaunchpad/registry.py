@@ -5,6 +5,8 @@ This module is the single place that knows the DAG's shape:
 
     fetch_<dataset> -> preprocess_<dataset> -> train_<experiment> -> evaluate_<experiment> -> report
 
+(entries with a `generate:` block add generate_<experiment> between train and evaluate.)
+
 The Snakefile (workflow/rules/*.smk) and the generated dvc.yaml (dvc_yaml.py) both expand these
 objects, so adding an entry to params.yaml adds its stages to both. It imports nothing heavy:
 Snakemake parses it on every invocation.
@@ -14,13 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-PKG = "src/dllaunchpad"
+from .codedeps import PKG, closure
 
-# Code each stage depends on (besides its data): a change here reruns the stage in DVC and
-# Snakemake alike.
-SHARED_TRAIN_CODE = [f"{PKG}/train.py", f"{PKG}/devices.py", f"{PKG}/batches.py"]
-# Datasets whose preparation goes through the tensorflow-datasets builders.
-TFDS_DATASETS = {"mnist", "rps"}
+# The code each stage depends on is found by following imports (codedeps.closure): a change to
+# any module a stage runs reruns that stage, in DVC and Snakemake alike.
 
 
 @dataclass(frozen=True)
@@ -38,14 +37,12 @@ class Dataset:
 
     @property
     def fetch_code(self) -> list[str]:
-        return [f"{PKG}/fetch.py"]
+        # + the per-file MIDI sources that fetch.py reads for classical_piano
+        return [*closure("fetch.py"), f"{PKG}/datasets/classical_piano_sources.csv"]
 
     @property
     def preprocess_code(self) -> list[str]:
-        code = [f"{PKG}/datasets/{self.name}.py"]
-        if self.name in TFDS_DATASETS:
-            code.append(f"{PKG}/datasets/tfds_builders.py")
-        return code
+        return list(closure(f"datasets/{self.name}.py", "datasets/__init__.py"))
 
 
 @dataclass(frozen=True)
@@ -78,6 +75,11 @@ class Experiment:
         """Families with a `trainer:` block train a model; the rest only evaluate (compute)."""
         return "trainer" in self.spec
 
+    @property
+    def generates(self) -> bool:
+        """Entries with a `generate:` block get a generate_<exp> stage after training (music)."""
+        return "generate" in self.spec
+
     # -- paths (see ../shared/DESIGN.md; reports and tests rely on them) --
     @property
     def model_dir(self) -> str:
@@ -100,20 +102,31 @@ class Experiment:
         return f"reports/figures/{self.name}"
 
     @property
+    def generated_dir(self) -> str:
+        return f"reports/music/{self.name}"
+
+    @property
     def code(self) -> list[str]:
-        """The family's module, its model module when there is one (models/<family>.py), and
-        the shared runner: a change to any of them reruns the experiment."""
-        from .config import ROOT
-
-        own = [f"{PKG}/experiments/{self.family}.py"]
-        model = f"{PKG}/models/{self.family}.py"
-        if (ROOT / model).exists():
-            own.append(model)
-        return own + (SHARED_TRAIN_CODE if self.trains else [])
+        """The family's module, the runner (train/evaluate) and every module they import."""
+        runners = ("train.py", "evaluate.py") if self.trains else ("evaluate.py",)
+        return list(closure(f"experiments/{self.family}.py", *runners))
 
 
+# The generate stage's runner and what it imports (besides the family's own code).
+GENERATE_CODE = list(closure("generate.py"))
 REPORT_HTML = "reports/index.html"
-REPORT_CODE = [f"{PKG}/report/build.py", f"{PKG}/report/templates/index.html", f"{PKG}/chapter_values.yaml"]
+
+
+def _report_code() -> list[str]:
+    """The report's modules and templates (src/dllaunchpad/report/) and the chapter's values."""
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    files = sorted([*here.glob("report/*.py"), *here.glob("report/templates/*.html")])
+    return [f"{PKG}/{p.relative_to(here).as_posix()}" for p in files] + [f"{PKG}/chapter_values.yaml"]
+
+
+REPORT_CODE = _report_code()
 
 
 @dataclass(frozen=True)
@@ -153,15 +166,29 @@ class Registry:
         """What evaluate_<exp> reads: the trained model and its history, or for compute-only
         families the data."""
         if exp.trains:
-            return [exp.model_dir, exp.history]
+            return [exp.model_dir, exp.history] + ([exp.generated_dir] if exp.generates else [])
         return [self.datasets[exp.dataset].processed_dir] if exp.dataset else []
 
     def train_inputs(self, exp: Experiment) -> list[str]:
         return [self.datasets[exp.dataset].processed_dir] if exp.dataset else []
+
+    def generate_inputs(self, exp: Experiment) -> list[str]:
+        """What generate_<exp> reads: the trained model and the data (seed piece, corpus)."""
+        return [exp.model_dir, *self.train_inputs(exp)]
+
+    def generated_dirs(self) -> list[str]:
+        """reports/music/<exp> of every experiment that generates (the report shows them)."""
+        return [exp.generated_dir for exp in self.experiments.values() if exp.generates]
+
+    def report_outputs(self) -> list[str]:
+        """reports/index.html and one page per experiment of params.yaml: left-out experiments
+        get a page too, saying why they did not run."""
+        names = [*self.experiments, *self.skipped_experiments]
+        return [REPORT_HTML] + [f"reports/experiments/{name}.html" for name in names]
 
     def report_inputs(self) -> list[str]:
         """Every enabled dataset (the report lists what was prepared) and every experiment."""
         out = [ds.processed_dir for ds in self.datasets.values()]
         for exp in self.experiments.values():
             out += [exp.metrics, exp.figures_dir]
-        return out
+        return out + self.generated_dirs()
