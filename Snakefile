@@ -12,6 +12,9 @@ min_version("9.0")
 
 configfile: "params.yaml"
 
+# `snakemake --report report.html`: this text, then every report()-marked output with its caption.
+report: "workflow/report/workflow.rst"
+
 
 include: "workflow/rules/common.smk"
 
@@ -25,4 +28,6 @@ rule all:
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/experiments.smk"
+include: "workflow/rules/generate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/dvc.smk"

@@ -6,9 +6,16 @@
     dllaunchpad prepare <dataset>         data/raw -> data/processed/<dataset>
     dllaunchpad train <experiment>        models/<experiment>/, reports/history/<experiment>.csv
     dllaunchpad evaluate <experiment>     reports/metrics/<experiment>.json, reports/figures/<experiment>/
-    dllaunchpad report                    reports/index.html
-    dllaunchpad run [--cores N] [...]     run the Snakemake workflow (all, or the given targets/options)
+    dllaunchpad generate <experiment>     reports/music/<experiment>/ (entries with a generate: block)
+    dllaunchpad report                    reports/index.html + reports/experiments/<experiment>.html
+    dllaunchpad predict <exp> <image.png> an MNIST classifier's softmax scores for a 28x28 digit PNG,
+                                          or the denoising autoencoder's cleaned image (--out)
+    dllaunchpad run [--cores N] [...]     run the Snakemake workflow: all, or the given experiments
+                                          (their data, training, evaluation, then the report pages),
+                                          files, rules and other snakemake options
     dllaunchpad dvc-yaml [--check]        regenerate dvc.yaml from the registry (or check it is fresh)
+    dllaunchpad dvc-sync                  after dvc pull/checkout/repro: mark what DVC vouches for as
+                                          done for Snakemake too (file times in DAG order, metadata)
 
 Every command reads ./params.yaml (or --params) and validates it first.
 """
@@ -16,6 +23,8 @@ Every command reads ./params.yaml (or --params) and validates it first.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import logging
 import os
 import shutil
@@ -51,12 +60,26 @@ def cmd_list(args) -> int:
         print(f"  {ds.name:<18} {state:<9} {ds.spec['description']}")
     for name in reg.skipped_datasets:
         print(f"  {name:<18} skipped   (skip_datasets)")
+    from .report.build import chapter_values
+    from .report.collect import headline, status
+
+    values = chapter_values()
     print("experiments:")
     for exp in reg.experiments.values():
-        state = "evaluated" if Path(exp.metrics).exists() else ("trained" if Path(exp.checkpoint).exists() else "-")
-        print(f"  {exp.name:<18} {state:<9} {exp.chapter:<7} {exp.title}")
+        st = status(exp, reg, Path("."), params["scale"])
+        result = ""
+        if st.key == "done":
+            best = headline(json.loads(Path(exp.metrics).read_text()), list(values.get(exp.name, {}).get("values", {})))
+            result = f"{best[0]}={best[1]}" if best else ""
+        elif st.key == "failed":
+            result = st.hint
+        print(f"  {exp.name:<24} {st.label:<10} {exp.chapter:<8} {result:<32} {exp.title}")
     for name in reg.skipped_experiments:
-        print(f"  {name:<18} skipped   (its dataset is in skip_datasets)")
+        spec = params["experiments"][name]
+        print(f"  {name:<24} {'left out':<10} {spec['chapter']:<8} {'(' + spec['dataset'] + ' in skip_datasets)':<32} "
+              f"{spec['title']}")
+    print(f"run one: dllaunchpad {'--scale quick ' if params['scale'] == 'quick' else ''}run <experiment>; "
+          f"the report: {REPORT_HTML}")
     return 0
 
 
@@ -98,12 +121,51 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_generate(args) -> int:
+    from .generate import generate
+
+    params, reg = _registry(args)
+    summary = generate(reg.experiment(args.experiment), params)
+    print(f"{args.experiment}: wrote {len(summary['tracks'])} track(s) into {reg.experiment(args.experiment).generated_dir}")
+    return 0
+
+
 def cmd_report(args) -> int:
+    from .config import read_params
     from .report.build import build_report
 
     params, reg = _registry(args)
-    path = build_report(params, reg)
-    print(f"report: {path}")
+    path = build_report(params, reg, raw_params=read_params(args.params))
+    print(f"report: {path} and {len(reg.report_outputs()) - 1} experiment pages in reports/experiments/")
+    return 0
+
+
+def _experiment_targets(targets: list[str], reg: Registry, params: dict, unavailable: list[str]) -> tuple[list, list]:
+    """`run xor` -> xor's outputs (metrics, figures, generated music) as Snakemake targets.
+    Returns (targets for Snakemake, the experiment names among them). Anything else (files,
+    rules, options) passes through unchanged."""
+    out, names = [], []
+    for t in targets:
+        spec = params["experiments"].get(t)
+        if spec is not None and (t in reg.skipped_experiments or spec.get("dataset") in unavailable):
+            raise KeyError(f"experiment {t!r} needs dataset {spec['dataset']!r}, which is left out (skip_datasets, "
+                           f"or missing from the mirror); unset LAUNCHPAD_MIRROR and remove it from skip_datasets "
+                           f"in params.yaml to download it")
+        if t in reg.experiments:
+            exp = reg.experiments[t]
+            out += [exp.metrics, exp.figures_dir] + ([exp.generated_dir] if exp.generates else [])
+            names.append(t)
+        else:
+            out.append(t)
+    return out, names
+
+
+def cmd_predict(args) -> int:
+    from .predict import predict
+
+    params, reg = _registry(args)
+    print(predict(reg.experiment(args.experiment), params, args.image, resize=args.resize, out=args.out,
+                  noise=args.noise, seed=args.seed))
     return 0
 
 
@@ -125,9 +187,22 @@ def cmd_run(args) -> int:
               f"{'it' if len(missing) == 1 else 'them'} out (skip_datasets={skip}). Unset "
               f"LAUNCHPAD_MIRROR to download from the canonical URLs instead.", file=sys.stderr)
         config.append("skip_datasets=[" + ",".join(skip) + "]")
-    cmd = [exe, "--cores", str(args.cores), "--config", *config, *args.targets]
+    targets, names = _experiment_targets(args.targets, reg, params, missing)
+    # Targets first: --config takes every word after it as a name=value pair.
+    cmd = [exe, *targets, "--cores", str(args.cores), "--config", *config]
     print("+ " + " ".join(cmd), flush=True)
-    return subprocess.call(cmd)
+    rc = subprocess.call(cmd)
+    if rc == 0 and names and not {"-n", "--dry-run", "--dryrun"} & set(targets):
+        # The report rule needs every experiment; after a run of some, rewrite the pages from
+        # what exists (the others say "not run").
+        from .config import read_params
+        from .report.build import build_report, page_path
+
+        skipped = sorted(set(reg.skipped_datasets) | set(missing))
+        params = load_params(path=args.params, scale=args.scale, skip_datasets=skipped)
+        build_report(params, Registry.from_params(params), raw_params=read_params(args.params))
+        print(f"report: {REPORT_HTML}; " + ", ".join(page_path(n) for n in names))
+    return rc
 
 
 def cmd_dvc_yaml(args) -> int:
@@ -148,6 +223,15 @@ def cmd_dvc_yaml(args) -> int:
     return 0
 
 
+def cmd_dvc_sync(args) -> int:
+    from .agreement import sync_snakemake
+
+    _registry(args)  # validate params.yaml first, like every command
+    vouched = sync_snakemake(Path("."))
+    print(f"dvc-sync: {len(vouched)} stage(s) up to date in DVC are up to date for Snakemake too")
+    return 0
+
+
 def _progress() -> bool:
     from .train import progress_enabled
 
@@ -157,7 +241,7 @@ def _progress() -> bool:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dllaunchpad", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="\n".join(__doc__.split("\n")[2:12]))
+                                epilog=__doc__.split("\n\n")[1])
     p.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
     p.add_argument("--scale", choices=["full", "quick"], help="override params.yaml's scale")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -166,20 +250,53 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="experiments, datasets and their status").set_defaults(fn=cmd_list)
     sub.add_parser("validate", help="check params.yaml").set_defaults(fn=cmd_validate)
     for name, fn, arg in [("fetch", cmd_fetch, "dataset"), ("prepare", cmd_prepare, "dataset"),
-                          ("train", cmd_train, "experiment"), ("evaluate", cmd_evaluate, "experiment")]:
+                          ("train", cmd_train, "experiment"), ("evaluate", cmd_evaluate, "experiment"),
+                          ("generate", cmd_generate, "experiment")]:
         sp = sub.add_parser(name, help=f"{name} one {arg}")
         sp.add_argument(arg)
         sp.set_defaults(fn=fn)
-    sub.add_parser("report", help="build reports/index.html").set_defaults(fn=cmd_report)
+    sub.add_parser("report", help="build reports/index.html and reports/experiments/*.html").set_defaults(fn=cmd_report)
+    sp = sub.add_parser("predict", help="classify a 28x28 digit PNG, or denoise it with the autoencoder")
+    sp.add_argument("experiment", help="an MNIST classifier (e.g. mnist_cnn) or a denoising autoencoder")
+    sp.add_argument("image", help="28x28 grayscale PNG, white digit on black")
+    sp.add_argument("--resize", action="store_true", help="convert other sizes/modes to 28x28 grayscale")
+    sp.add_argument("--out", help="autoencoder: where to write the cleaned PNG (default: <image>.denoised.png)")
+    sp.add_argument("--noise", type=float, default=0.0,
+                    help="add this factor times N(0, 1) noise first (the chapter's exercise uses 0.28)")
+    sp.add_argument("--seed", type=int, default=0, help="seed of --noise")
+    sp.set_defaults(fn=cmd_predict)
     sp = sub.add_parser("run", help="run the Snakemake workflow")
     sp.add_argument("targets", nargs="*",
-                    help=f"targets (files or rules; default: all, ending in {REPORT_HTML}) and other snakemake options")
+                    help=f"experiment names, files or rules (default: all, ending in {REPORT_HTML}) and other "
+                         f"snakemake options")
     sp.add_argument("--cores", type=int, default=os.cpu_count() or 1)
     sp.set_defaults(fn=cmd_run)
     sp = sub.add_parser("dvc-yaml", help="regenerate dvc.yaml from params.yaml")
     sp.add_argument("--check", action="store_true", help="exit 1 if dvc.yaml is stale")
     sp.set_defaults(fn=cmd_dvc_yaml)
+    sub.add_parser("dvc-sync", help="after dvc pull/checkout/repro: tell Snakemake what DVC vouches for"
+                   ).set_defaults(fn=cmd_dvc_sync)
     return p
+
+
+@contextlib.contextmanager
+def _private_tmpdir():
+    """Run a command with its own temporary folder (TMPDIR), removed when it ends: concurrent
+    jobs never share a temporary path (tensorflow-datasets makes temporary folders while it
+    prepares), and nothing is left behind."""
+    import tempfile
+
+    saved = os.environ.get("TMPDIR"), tempfile.tempdir
+    with tempfile.TemporaryDirectory(prefix="dllaunchpad-") as tmp:
+        os.environ["TMPDIR"], tempfile.tempdir = tmp, tmp
+        try:
+            yield
+        finally:
+            tempfile.tempdir = saved[1]
+            if saved[0] is None:
+                os.environ.pop("TMPDIR", None)
+            else:
+                os.environ["TMPDIR"] = saved[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        return args.fn(args)
+        with _private_tmpdir():
+            return args.fn(args)
     except ParamsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

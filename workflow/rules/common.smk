@@ -27,3 +27,21 @@ CLI = f"dllaunchpad --scale {SCALE}"
 def as_param(obj):
     """A stable string of a settings dict: Snakemake reruns a job when its params change."""
     return json.dumps(obj, sort_keys=True)
+
+
+# `snakemake --report`: every figure sits under its chapter part (category) and experiment
+# (subcategory); captions are workflow/report/*.rst.
+from dllaunchpad.report.sections import group_of
+
+
+def report_category(exp):
+    return group_of(exp.chapter).title
+
+
+def report_subcategory(exp):
+    return f"{exp.chapter} {exp.name}"
+
+
+def figure_labels(exp):
+    """Labels of each figure of a report()-marked directory: the pattern's {name} wildcard."""
+    return lambda wildcards, experiment=exp.name: {"experiment": experiment, "figure": wildcards.name}

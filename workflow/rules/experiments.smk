@@ -19,7 +19,8 @@ for _exp in REG.experiments.values():
                 _exp.code,
             output:
                 directory(_exp.model_dir),
-                _exp.history,
+                report(_exp.history, caption="../report/history.rst", category=report_category(_exp),
+                       subcategory=report_subcategory(_exp), labels={"experiment": _exp.name, "file": "history"}),
             params:
                 experiment=_exp.name,
                 settings=as_param(_exp.spec),
@@ -40,7 +41,9 @@ for _exp in REG.experiments.values():
             REG.evaluate_inputs(_exp),
             _exp.code,
         output:
-            directory(_exp.figures_dir),
+            report(directory(_exp.figures_dir), patterns=["{name}.png"], caption="../report/figure.rst",
+                   category=report_category(_exp), subcategory=report_subcategory(_exp),
+                   labels=figure_labels(_exp)),
             _exp.metrics,
         params:
             experiment=_exp.name,

@@ -1,4 +1,6 @@
-# The overview page: reports/index.html, self-contained (figures inlined).
+# The HTML report: reports/index.html (overview) and reports/experiments/<exp>.html (one page per
+# experiment of params.yaml), self-contained (figures inlined). `snakemake --report report.html`
+# shows the overview too, beside every figure of the evaluate stages (captions in workflow/report/).
 
 
 rule report:
@@ -6,9 +8,13 @@ rule report:
         REG.report_inputs(),
         REPORT_CODE,
     output:
-        REPORT_HTML,
+        report(REPORT_HTML, caption="../report/index.rst", category="Overview"),
+        REG.report_outputs()[1:],
+    params:
+        settings=as_param({"scale": SCALE, "experiments": P["experiments"]}),  # the pages show them
     log:
         "logs/report/report.log",
+    localrule: True
     resources:
         runtime=CLUSTER["cpu_runtime_min"],
         mem_mb=CLUSTER["cpu_mem_mb"],
