@@ -16,16 +16,15 @@ are the batch-size-weighted mean over the epoch's batches, like Keras' progress 
 
 from __future__ import annotations
 
-import lightning as L
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..optim import build_optimizer
 from ..regularization import l1_penalty
+from .supervised import SupervisedModule
 
 
-class Classifier(L.LightningModule):
+class Classifier(SupervisedModule):
     """`net` maps inputs to logits; `penalised` returns the weights under an L1 penalty `l1`."""
 
     def __init__(self, net: nn.Module, optimizer: dict, l1: float = 0.0):
@@ -61,15 +60,6 @@ class Classifier(L.LightningModule):
         if self.l1:
             self.log(f"{stage}_cross_entropy", cross_entropy, on_step=False, on_epoch=True, batch_size=n)
         return loss
-
-    def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx):
-        self._step(batch, "val")
-
-    def configure_optimizers(self):
-        return build_optimizer(self.parameters(), self.optimizer_spec)
 
 
 def parameter_count(module: nn.Module) -> int:

@@ -17,16 +17,15 @@ Keras translation:
 
 from __future__ import annotations
 
-import lightning as L
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..optim import build_optimizer
 from .keras_init import keras_conv2d
+from .supervised import SupervisedModule
 
 
-class DenoisingAutoencoder(L.LightningModule):
+class DenoisingAutoencoder(SupervisedModule):
     def __init__(self, optimizer: dict, filters: int = 32):
         super().__init__()
         f = filters
@@ -53,12 +52,3 @@ class DenoisingAutoencoder(L.LightningModule):
         loss = F.binary_cross_entropy_with_logits(self.logits(noisy), clean)
         self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, batch_size=len(noisy))
         return loss
-
-    def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx):
-        self._step(batch, "val")
-
-    def configure_optimizers(self):
-        return build_optimizer(self.parameters(), self.optimizer_spec)

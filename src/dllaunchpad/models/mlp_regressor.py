@@ -7,15 +7,14 @@ over the epoch's batches weighted by batch size, as Lightning's epoch logging do
 
 from __future__ import annotations
 
-import lightning as L
 import torch
 from torch.nn import functional as F
 
-from ..optim import build_optimizer
 from .dense import dense_stack
+from .supervised import SupervisedModule
 
 
-class MLPRegressor(L.LightningModule):
+class MLPRegressor(SupervisedModule):
     def __init__(self, in_features: int, hidden: list[int], optimizer: dict):
         super().__init__()
         self.net = dense_stack(in_features, hidden, 1)  # linear output: "arbitrary output values"
@@ -31,12 +30,3 @@ class MLPRegressor(L.LightningModule):
         self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, batch_size=len(y))
         self.log(f"{stage}_mae", F.l1_loss(pred, y), on_step=False, on_epoch=True, batch_size=len(y))
         return loss
-
-    def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx):
-        self._step(batch, "val")
-
-    def configure_optimizers(self):
-        return build_optimizer(self.parameters(), self.optimizer_spec)

@@ -22,13 +22,12 @@ Keras translation:
 
 from __future__ import annotations
 
-import lightning as L
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..optim import build_optimizer
 from .keras_init import keras_dense
+from .supervised import SupervisedModule
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -48,7 +47,7 @@ def keras_recurrent_init(rnn: nn.LSTM | nn.GRU) -> None:
                     p[rnn.hidden_size:2 * rnn.hidden_size] = 1.0  # unit_forget_bias=True
 
 
-class RNNForecaster(L.LightningModule):
+class RNNForecaster(SupervisedModule):
     def __init__(self, cell: str, units: int, optimizer: dict, bidirectional: bool = False, input_size: int = 1):
         super().__init__()
         if cell not in CELLS:
@@ -70,12 +69,3 @@ class RNNForecaster(L.LightningModule):
         loss = F.l1_loss(self(x), y)
         self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, batch_size=len(y))
         return loss
-
-    def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx):
-        self._step(batch, "val")
-
-    def configure_optimizers(self):
-        return build_optimizer(self.parameters(), self.optimizer_spec)
