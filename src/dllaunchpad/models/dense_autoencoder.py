@@ -19,11 +19,10 @@ own loss's, and Adam (element-wise) updates each as if it were trained alone.
 
 from __future__ import annotations
 
-import lightning as L
 import torch
 from torch import nn
 
-from ..optim import build_optimizer
+from .supervised import SupervisedModule
 
 ACTIVATIONS = {"linear": nn.Identity, "relu": nn.ReLU, "sigmoid": nn.Sigmoid}
 PIXELS = 28 * 28
@@ -89,13 +88,14 @@ class DenseAutoencoder(nn.Module):
                 "mse": (r - x).pow(2).mean(), "mean_activation": h.mean()}
 
 
-class AutoencoderSet(L.LightningModule):
+class AutoencoderSet(SupervisedModule):
     def __init__(self, variants: dict[str, dict], optimizer: dict):
         super().__init__()
         self.models = nn.ModuleDict({name: DenseAutoencoder(spec) for name, spec in variants.items()})
         self.optimizer_spec = optimizer
 
-    def _step(self, x: torch.Tensor, stage: str) -> torch.Tensor:
+    def _step(self, batch, stage: str) -> torch.Tensor:
+        x = batch[0]  # images only: the target is the input
         total = x.new_zeros(())
         for name, model in self.models.items():
             parts = model.losses(x)
@@ -104,12 +104,3 @@ class AutoencoderSet(L.LightningModule):
             for k in keys:
                 self.log(f"{stage}_{name}_{k}", parts[k], on_step=False, on_epoch=True)
         return total
-
-    def training_step(self, batch, batch_idx):
-        return self._step(batch[0], "train")
-
-    def validation_step(self, batch, batch_idx):
-        self._step(batch[0], "val")
-
-    def configure_optimizers(self):
-        return build_optimizer(self.parameters(), self.optimizer_spec)

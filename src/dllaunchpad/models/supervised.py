@@ -1,4 +1,4 @@
-"""The plumbing every (input, target) LightningModule here shares.
+"""The plumbing every LightningModule here that trains on batches shares.
 
 A subclass sets `self.optimizer_spec` (params.yaml's `optimizer:` block) and defines
 `_step(batch, stage) -> loss`, logging its own epoch metrics as `<stage>_<name>`; training and

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import math
 
-import lightning as L
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..optim import build_optimizer
+from .supervised import SupervisedModule
 
 PIXELS = 28 * 28
 
@@ -89,13 +88,14 @@ class VAE(nn.Module):
         return torch.logsumexp(torch.stack(logw), 0) - math.log(samples)
 
 
-class VAEModule(L.LightningModule):
+class VAEModule(SupervisedModule):
     def __init__(self, hidden: list[int], latent: int, optimizer: dict):
         super().__init__()
         self.vae = VAE(hidden, latent)
         self.optimizer_spec = optimizer
 
-    def _step(self, x, stage: str) -> torch.Tensor:
+    def _step(self, batch, stage: str) -> torch.Tensor:
+        x = batch[0]  # images only: the target is the input
         t = self.vae.terms(x)
         recon, kl = t["recon"].mean(), t["kl"].mean()
         loss = recon + kl
@@ -103,12 +103,3 @@ class VAEModule(L.LightningModule):
         self.log(f"{stage}_kl", kl, on_step=False, on_epoch=True)
         self.log(f"{stage}_neg_elbo", loss, on_step=False, on_epoch=True)
         return loss
-
-    def training_step(self, batch, batch_idx):
-        return self._step(batch[0], "train")
-
-    def validation_step(self, batch, batch_idx):
-        self._step(batch[0], "val")
-
-    def configure_optimizers(self):
-        return build_optimizer(self.parameters(), self.optimizer_spec)
