@@ -58,8 +58,11 @@ def test_xor_is_learned(reg_params, tmp_path):
 def test_same_params_same_metrics(reg_params, tmp_path):
     _, _, first = _run("xor", reg_params, tmp_path / "a")
     _, _, second = _run("xor", reg_params, tmp_path / "b")
-    timing = {"train_seconds", "evaluate_seconds"}
-    assert {k: v for k, v in first.items() if k not in timing} == {k: v for k, v in second.items() if k not in timing}
+    assert first == second
+    assert not [k for k in first if k.endswith("_seconds") or k == "device"]  # run facts live in run.json
+    assert (tmp_path / "a/reports/metrics/xor.json").read_bytes() == (tmp_path / "b/reports/metrics/xor.json").read_bytes()
+    run = json.loads((tmp_path / "a/reports/figures/xor/run.json").read_text())
+    assert run["device"] == "cpu" and run["train_seconds"] > 0 and run["evaluate_seconds"] >= 0
 
 
 def test_tensor_products_write_json(reg_params, tmp_path):

@@ -3,6 +3,11 @@
 Writes ``reports/figures/<exp>/`` (built in a temporary folder and swapped in whole) and then
 ``reports/metrics/<exp>.json`` (flat keys, DVC `metrics`). The metrics file is written last, so
 its presence means the figures are complete too.
+
+The metrics file holds results only, so that the same params give byte-identical metrics files
+however the DAG was scheduled (``--cores 1`` or ``--cores 4``, one host or another). Facts about
+the run (the device, and every wall-clock key, i.e. any key ending in ``_seconds``) go to
+``reports/figures/<exp>/run.json`` instead, which the report reads.
 """
 
 from __future__ import annotations
@@ -15,26 +20,38 @@ from . import io
 from .experiments import family_module
 from .registry import Experiment
 
+RUN_FILE = "run.json"
+
+
+def is_wall_clock(key: str) -> bool:
+    """Keys that measure time, not results: they differ between any two runs."""
+    return key.endswith("_seconds")
+
 
 def evaluate(exp: Experiment, params: dict, root: Path | str = ".") -> dict:
     root = Path(root)
     fam = family_module(exp.family)
     module = None
     extra: dict = {}
+    run: dict = {}
     if exp.trains:
         from .train import load_trained
 
         module, _ = load_trained(exp, params, root)
         info = json.loads((root / exp.model_dir / "train.json").read_text())
-        extra = {"train_seconds": info["train_seconds"], "device": info["device"], "epochs_run": info["epochs_run"]}
+        extra = {"epochs_run": info["epochs_run"]}
+        run = {"device": info["device"], "train_seconds": info["train_seconds"]}
     t0 = time.perf_counter()
     with io.atomic_path(root / exp.figures_dir) as figures:
         figures.mkdir()
         metrics = fam.evaluate(exp, params, root, module, figures)
-    bad = [k for k, v in metrics.items() if isinstance(v, (dict, list))]
-    if bad:
-        raise TypeError(f"{exp.name}: metrics must be flat, got nested values for {bad}")
-    metrics = {**metrics, **extra, "evaluate_seconds": round(time.perf_counter() - t0, 3),
+        bad = [k for k, v in metrics.items() if isinstance(v, (dict, list))]
+        if bad:
+            raise TypeError(f"{exp.name}: metrics must be flat, got nested values for {bad}")
+        run.update({k: v for k, v in metrics.items() if is_wall_clock(k)})
+        run["evaluate_seconds"] = round(time.perf_counter() - t0, 3)
+        io.write_json(figures / RUN_FILE, run)
+    metrics = {**{k: v for k, v in metrics.items() if not is_wall_clock(k)}, **extra,
                "chapter_section": exp.chapter}
     io.write_json(root / exp.metrics, metrics)
     return metrics

@@ -143,7 +143,7 @@ def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
         "val_pitch_accuracy": history["val_pitch_accuracy"][-1],
         "best_val_loss": float(val.min()),
         "best_val_epoch": int(val.argmin()) + 1,
-        "seconds_per_epoch": round(info["train_seconds"] / max(info["epochs_run"], 1), 3),
+        "epoch_seconds": round(info["train_seconds"] / max(info["epochs_run"], 1), 3),
         "parameters": sum(p.numel() for p in module.parameters()),
         "parameters_by_hand": parameter_count(hidden, vocab),
         **summary["metrics"],

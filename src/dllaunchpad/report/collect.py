@@ -26,12 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+from ..evaluate import RUN_FILE, is_wall_clock
 from ..registry import Experiment, Registry
 from .sections import Group, group_of
 
-# Keys of the metrics JSON that describe the run rather than the result.
-RUN_KEYS = ("device", "train_seconds", "generate_seconds", "evaluate_seconds", "epochs_run",
-            "chapter_section", "headline", "thumbnail")
+# Keys of the metrics JSON that describe the run rather than the result. Wall-clock times and
+# the device are not in the metrics at all: evaluate writes them to reports/figures/<exp>/run.json.
+RUN_KEYS = ("epochs_run", "chapter_section", "headline", "thumbnail")
 # The headline when neither the family (metrics key `headline`) nor chapter_values.yaml names one.
 HEADLINE_PRIORITY = ("test_accuracy", "accuracy", "binary_accuracy", "val_accuracy", "test_mae", "mae",
                      "test_mse", "mse", "test_loss", "val_loss", "final_loss", "loss", "train_loss")
@@ -90,6 +91,7 @@ class ExperimentView:
     group: Group
     status: Status
     metrics: dict = field(default_factory=dict)
+    run: dict = field(default_factory=dict)       # reports/figures/<exp>/run.json: device, *_seconds
     headline: tuple[str, str] | None = None      # (key, formatted value)
     figures: list[Figure] = field(default_factory=list)
     thumbnail: str | None = None                  # data: URI
@@ -106,13 +108,13 @@ class ExperimentView:
 
     @property
     def seconds(self) -> float | None:
-        parts = [self.metrics.get(k) for k in ("train_seconds", "generate_seconds", "evaluate_seconds")]
+        parts = [self.run.get(k) for k in ("train_seconds", "generate_seconds", "evaluate_seconds")]
         parts = [p for p in parts if isinstance(p, (int, float)) and not isinstance(p, bool)]
         return sum(parts) if parts else None
 
     @property
     def device(self) -> str:
-        return str(self.metrics.get("device", "cpu")) if self.metrics else ""
+        return str(self.run.get("device", "cpu")) if self.run else ""
 
     @property
     def result_rows(self) -> list[tuple[str, str]]:
@@ -120,7 +122,8 @@ class ExperimentView:
 
     @property
     def run_rows(self) -> list[tuple[str, str]]:
-        return [(k, fmt(self.metrics[k])) for k in RUN_KEYS if k in self.metrics]
+        return ([(k, fmt(v)) for k, v in self.run.items()]
+                + [(k, fmt(self.metrics[k])) for k in RUN_KEYS if k in self.metrics])
 
 
 def fmt(v) -> str:
@@ -217,8 +220,8 @@ def headline(metrics: dict, chapter_keys: list[str]) -> tuple[str, str] | None:
        prefix their metrics, e.g. ``mnist_adam_test_accuracy``);
     5. the first other numeric metric, alphabetically.
     """
-    def usable(k):
-        return k in metrics and k not in RUN_KEYS
+    def usable(k):  # (metrics written before run.json existed may still carry run facts)
+        return k in metrics and k not in RUN_KEYS and k != "device" and not is_wall_clock(k)
 
     named = metrics.get("headline")
     candidates = ([named] if isinstance(named, str) else []) + list(chapter_keys) + list(HEADLINE_PRIORITY)
@@ -262,8 +265,8 @@ def csv_table(path: Path, root: Path) -> Table | None:
 def _artifacts(folder: Path, root: Path, view_tables: list, view_json: list, links: list) -> None:
     for p in sorted(folder.iterdir()) if folder.is_dir() else []:
         rel = p.relative_to(root).as_posix()
-        if p.name.startswith(".") or p.suffix == ".png" or p.is_dir():
-            continue
+        if p.name.startswith(".") or p.suffix == ".png" or p.is_dir() or p.name == RUN_FILE:
+            continue  # run.json is shown as the "run" table
         if p.suffix == ".csv" and (table := csv_table(p, root)) is not None:
             view_tables.append(table)
         elif p.suffix == ".json" and p.stat().st_size <= MAX_JSON_BYTES:
@@ -376,6 +379,11 @@ def experiment_view(exp: Experiment, reg: Registry, root: Path, scale: str, chap
         view.metrics = json.loads((root / exp.metrics).read_text())
         view.headline = headline(view.metrics, chapter_keys)
     figdir = root / exp.figures_dir
+    if (figdir / RUN_FILE).is_file():
+        try:
+            view.run = json.loads((figdir / RUN_FILE).read_text())
+        except ValueError:
+            view.run = {}
     if figdir.is_dir():
         view.figures = [figure(p, root) for p in sorted(figdir.glob("*.png"))]
         artifact_links: list = []
