@@ -45,7 +45,11 @@ def test_snakemake_runs_the_quick_dag(work):
         assert (dst / f"data/processed/{ds}/summary.json").exists(), ds
         assert (dst / f"logs/preprocess/{ds}.log").exists(), ds
     assert not (dst / "data/raw/rps").exists()
-    assert (dst / "logs/benchmarks/train/xor.tsv").read_text().startswith("s\t")
+    # every job timed (benchmarks/quick_dag.py sums these)
+    timed = {p.relative_to(dst / "logs/benchmarks/quick").as_posix() for p in (dst / "logs/benchmarks/quick").rglob("*.tsv")}
+    assert {"train/xor.tsv", "evaluate/xor.tsv", "fetch/mnist.tsv", "preprocess/mnist.tsv",
+            "report/report.tsv"} <= timed, sorted(timed)
+    assert (dst / "logs/benchmarks/quick/train/xor.tsv").read_text().startswith("s\t")
     summary = json.loads((dst / "data/processed/mnist/summary.json").read_text())
     assert "6000" in json.dumps(summary)  # quick mode subsampled
 

@@ -39,7 +39,8 @@ def _package_of(path: Path) -> list[str]:
     return parts
 
 
-def _imported_files(path: Path) -> set[Path]:
+@lru_cache(maxsize=None)  # one parse per file: 60 stages' closures share most of their files
+def _imported_files(path: Path) -> frozenset[Path]:
     found: set[Path] = set()
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     for node in ast.walk(tree):
@@ -60,7 +61,7 @@ def _imported_files(path: Path) -> set[Path]:
             f = _module_file(dotted)
             if f is not None:
                 found.add(f)
-    return found
+    return frozenset(found)
 
 
 @lru_cache(maxsize=None)

@@ -16,6 +16,8 @@ for _ds in REG.datasets.values():
             files=as_param(_ds.spec["files"]),
         log:
             f"logs/fetch/{_ds.name}.log",
+        benchmark:
+            f"logs/benchmarks/{SCALE}/fetch/{_ds.name}.tsv"
         resources:
             runtime=CLUSTER["cpu_runtime_min"],
             mem_mb=CLUSTER["cpu_mem_mb"],
@@ -34,6 +36,8 @@ for _ds in REG.datasets.values():
             settings=as_param(_ds.spec["preprocess"]),
         log:
             f"logs/preprocess/{_ds.name}.log",
+        benchmark:
+            f"logs/benchmarks/{SCALE}/preprocess/{_ds.name}.tsv"
         resources:
             runtime=CLUSTER["cpu_runtime_min"],
             mem_mb=CLUSTER["cpu_mem_mb"],

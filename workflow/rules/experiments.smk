@@ -27,7 +27,7 @@ for _exp in REG.experiments.values():
             log:
                 f"logs/train/{_exp.name}.log",
             benchmark:
-                f"logs/benchmarks/train/{_exp.name}.tsv"
+                f"logs/benchmarks/{SCALE}/train/{_exp.name}.tsv"
             resources:
                 runtime=CLUSTER["train_runtime_min"],
                 mem_mb=CLUSTER["train_mem_mb"],
@@ -50,6 +50,8 @@ for _exp in REG.experiments.values():
             settings=as_param(_exp.spec),
         log:
             f"logs/evaluate/{_exp.name}.log",
+        benchmark:
+            f"logs/benchmarks/{SCALE}/evaluate/{_exp.name}.tsv"
         resources:
             runtime=CLUSTER["cpu_runtime_min"],
             mem_mb=CLUSTER["cpu_mem_mb"],

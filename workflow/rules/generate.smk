@@ -23,6 +23,8 @@ for _exp in REG.experiments.values():
                 settings=as_param(_exp.spec),
             log:
                 f"logs/generate/{_exp.name}.log",
+            benchmark:
+                f"logs/benchmarks/{SCALE}/generate/{_exp.name}.tsv"
             resources:
                 runtime=CLUSTER["cpu_runtime_min"],
                 mem_mb=CLUSTER["cpu_mem_mb"],

@@ -14,6 +14,8 @@ rule report:
         settings=as_param({"scale": SCALE, "experiments": P["experiments"]}),  # the pages show them
     log:
         "logs/report/report.log",
+    benchmark:
+        f"logs/benchmarks/{SCALE}/report/report.tsv"
     localrule: True
     resources:
         runtime=CLUSTER["cpu_runtime_min"],
