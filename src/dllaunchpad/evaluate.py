@@ -16,7 +16,7 @@ import json
 import time
 from pathlib import Path
 
-from . import io
+from . import devices, io
 from .experiments import family_module
 from .registry import Experiment
 
@@ -30,6 +30,7 @@ def is_wall_clock(key: str) -> bool:
 
 def evaluate(exp: Experiment, params: dict, root: Path | str = ".") -> dict:
     root = Path(root)
+    devices.tune_cpu_allocator()  # evaluation runs the same big forward passes as training
     fam = family_module(exp.family)
     module = None
     extra: dict = {}
