@@ -13,7 +13,6 @@ categorical cross-entropy computes the same loss.
 
 from __future__ import annotations
 
-import lightning as L
 import torch
 from torch import nn
 
@@ -21,9 +20,10 @@ from ..optim import build_optimizer
 from ..regularization import kernel_weights, penalty
 from .activations import make_activation
 from .initialization import initialize_module
+from .epoch_logging import EpochLoggingModule
 
 
-class ConfigurableMLP(L.LightningModule):
+class ConfigurableMLP(EpochLoggingModule):
     def __init__(self, hidden: list[int], optimizer: dict, activation: str = "relu",
                  init: str = "glorot_uniform", init_std: float | None = None, dropout: float = 0.0,
                  penalty_spec: dict | None = None, in_features: int = 784, n_classes: int = 10):

@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import math
 
-import lightning as L
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from ..optim import build_optimizer
+from .epoch_logging import EpochLoggingModule
 
 PIXELS = 28 * 28
 GENERATOR_LOSSES = ("non_saturating", "minimax")
@@ -138,7 +138,7 @@ class GAN(nn.Module):
         self.discriminator = Discriminator(d_hidden, minibatch if spec["minibatch_discrimination"] else None)
 
 
-class GANSet(L.LightningModule):
+class GANSet(EpochLoggingModule):
     """`model`: latent, generator_hidden, discriminator_hidden, k, minibatch_kernels,
     minibatch_kernel_dim, judge_filters, judge_lr, fixed_samples, coverage_samples, variants."""
 

@@ -11,17 +11,17 @@ chapter feeds them.
 
 from __future__ import annotations
 
-import lightning as L
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from ..optim import build_optimizer
+from .epoch_logging import EpochLoggingModule
 
 N_FEATURES = 3  # pitch, step, duration
 
 
-class MidiLSTM(L.LightningModule):
+class MidiLSTM(EpochLoggingModule):
     def __init__(self, hidden: int, vocab: int, dropout: float, optimizer: dict):
         super().__init__()
         self.optimizer_spec = optimizer

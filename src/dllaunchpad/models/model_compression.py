@@ -23,13 +23,13 @@ from __future__ import annotations
 import copy
 import math
 
-import lightning as L
 import numpy as np
 import torch
 from torch import nn
 
 from ..optim import build_optimizer
 from ..tensors import decompositions as D
+from .epoch_logging import EpochLoggingModule
 
 
 class SmallCNN(nn.Module):
@@ -147,7 +147,7 @@ def factorise(model: SmallCNN, method: str, fraction: float, *, seed: int = 0,
     return out, used
 
 
-class ClassifierModule(L.LightningModule):
+class ClassifierModule(EpochLoggingModule):
     """Cross-entropy training of a network (the CNN, or a factorised one being fine-tuned)."""
 
     def __init__(self, net: nn.Module, optimizer: dict):

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import math
 
-import lightning as L
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from ..optim import build_optimizer
+from .epoch_logging import EpochLoggingModule
 
 PAD, BOS, EOS = 0, 1, 2
 SPECIALS = 3
@@ -273,7 +273,7 @@ def sampling_probability(schedule: dict, epoch: int, epochs: int) -> float:
     raise ValueError(f"unknown scheduled-sampling schedule {kind!r} (known: none, linear, inverse_sigmoid)")
 
 
-class Seq2SeqSet(L.LightningModule):
+class Seq2SeqSet(EpochLoggingModule):
     """One transformer per variant (each with its own label smoothing), trained side by side on
     the same batches with teacher forcing and the shared scheduled-sampling schedule. Losses are
     summed; the variants share no parameters, so each is trained as if alone (Adam is
