@@ -64,3 +64,17 @@ def test_tampered_mirror_fails_the_fetch_and_leaves_nothing(tmp_path, mirror):
     assert "9cc1c345c71bcc9b486b74cbf6063fa66f4bb5e0f603a4b3c3471ec2e5e8e355" in proc.stderr
     leftovers = [p for p in (work / "data").rglob("*") if p.is_file()] if (work / "data").exists() else []
     assert leftovers == []
+
+
+def test_commands_that_do_not_train_do_not_load_torch(tmp_path, mirror):
+    """Each Snakemake job is a fresh process: torch + Lightning cost ~3 s to import, which a
+    fetch (0.3 s otherwise) once paid because of a stray import (benchmarks/imports.py)."""
+    code = ("import sys; from dllaunchpad.cli import main; rc = main(sys.argv[1:]);"
+            "print('RC', rc, 'HEAVY', sorted(m for m in ('torch', 'lightning', 'matplotlib') if m in sys.modules))")
+    params = str(REPO / "params.yaml")
+    env = {**os.environ, "LAUNCHPAD_MIRROR": str(mirror("iris").parent)}
+    for argv in (["validate"], ["list"], ["fetch", "iris"]):
+        proc = subprocess.run([sys.executable, "-c", code, "--params", params, *argv], cwd=tmp_path, env=env,
+                              capture_output=True, text=True)
+        assert "RC 0 HEAVY []" in proc.stdout, (argv, proc.stdout[-500:], proc.stderr[-1500:])
+    assert (tmp_path / "data/raw/iris").is_dir()  # the fetch did run

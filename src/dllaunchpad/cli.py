@@ -233,7 +233,7 @@ def cmd_dvc_sync(args) -> int:
 
 
 def _progress() -> bool:
-    from .train import progress_enabled
+    from .progress import progress_enabled
 
     return progress_enabled()
 

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 from . import devices, io, resume
+from .progress import progress_enabled
 from .experiments import family_module
 from .registry import Experiment
 
@@ -38,13 +39,6 @@ log = logging.getLogger(__name__)
 
 def experiment_seed(exp: Experiment, params: dict) -> int:
     return int(exp.spec.get("seed", params["seed"]))
-
-
-def progress_enabled() -> bool:
-    """Progress bars for people at a terminal, quiet under CI and in log files."""
-    import sys
-
-    return sys.stderr.isatty() and not os.environ.get("CI")
 
 
 def _history_callback():
