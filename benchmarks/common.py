@@ -94,10 +94,15 @@ def mirror_env() -> dict:
 def ensure_prepared(dataset: str, scale: str = "full") -> Path:
     """data/processed/<dataset>/ of the repository, fetched and prepared first when missing
     (the full-scale data: the benchmarks time the chapter's settings)."""
+    from dllaunchpad.config import load_params
+
     processed = REPO / "data" / "processed" / dataset
     summary = processed / "summary.json"
-    if summary.is_file() and json.loads(summary.read_text()).get("params", {}).get("train_samples") is None:
-        return processed
+    wanted = load_params(path=REPO / "params.yaml", scale=scale)["datasets"][dataset]["preprocess"]
+    if summary.is_file():
+        made_with = json.loads(summary.read_text()).get("params", {})
+        if all(made_with.get(k) == v for k, v in wanted.items()):  # not a quick-scale preparation
+            return processed
     cli = [str(Path(sys.executable).with_name("dllaunchpad")), "--scale", scale]
     for step in ("fetch", "prepare"):
         subprocess.run([*cli, step, dataset], cwd=REPO, env=mirror_env(), check=True)
