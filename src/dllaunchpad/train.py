@@ -30,8 +30,8 @@ import time
 from pathlib import Path
 
 from . import devices, io, resume
-from .progress import progress_enabled
 from .experiments import family_module
+from .progress import progress_enabled
 from .registry import Experiment
 
 log = logging.getLogger(__name__)

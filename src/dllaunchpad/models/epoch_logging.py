@@ -3,9 +3,9 @@
 Every module logs per-epoch means, `self.log(name, value, on_step=False, on_epoch=True,
 batch_size=n)`, as Keras' progress line shows them. Lightning does that bookkeeping in a
 torchmetrics object per key, and each `self.log` call first moves that object to the value's
-device by walking its attributes: about 0.5 ms per call on a CPU. MNIST's MLP logs 4 values per
-step and a step's arithmetic takes about 1.4 ms, so that alone made training 1.9x slower than a
-plain loop (benchmarks/training_overhead.py).
+device by walking its attributes: about 0.5 ms per call on a CPU. MNIST's MLP logs 2 values per
+training step, whose arithmetic takes about 1.2 ms: with Lightning's per-batch bookkeeping that
+made an epoch 1.9x as long as a plain loop's (benchmarks/training_overhead.py).
 
 `EpochLoggingModule.log` keeps such epoch-only values as a running sum per key instead, with
 Lightning's own arithmetic (a float32 `sum + value * batch_size` and an integer count), and
@@ -47,7 +47,7 @@ class EpochLoggingModule(L.LightningModule):
     # Eager under torch.compile (as Lightning's own metric update is): traced, the Python count
     # would be a constant that changes every step, and each step would recompile.
     @torch.compiler.disable
-    def log(self, name, value, prog_bar=False, logger=None, on_step=None, on_epoch=None,
+    def log(self, name, value, *, prog_bar=False, logger=None, on_step=None, on_epoch=None,
             reduce_fx="mean", batch_size=None, **kwargs):
         if batch_size is None and self._batch_for_size is not None:
             # Lightning would take the size from the batch it fetched, which for a StepGroup
