@@ -29,7 +29,7 @@ import json
 import subprocess
 import sys
 
-from common import Row, finish, parser, threads
+from common import REPO, Row, finish, parser, threads
 
 TARGETS = {"mnist_cnn": 7.9, "mnist_denoising_ae": 19.0}
 ABLATION = [  # (label, allocator, channels_last, pool_first)
@@ -50,8 +50,6 @@ def _ablation_step(name: str, allocator: bool, channels_last: bool, pool_first: 
         "print(json.dumps({'ms': min(x['seconds'] / x['steps'] for x in r) * 1000,"
         " 'steps_per_epoch': r[0]['steps_per_epoch'], 'val_seconds': r[0]['val_seconds']}))"
     )
-    from common import REPO
-
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
