@@ -23,6 +23,7 @@ import math
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities.data import extract_batch_size
 
 
 class EpochLoggingModule(L.LightningModule):
@@ -52,8 +53,6 @@ class EpochLoggingModule(L.LightningModule):
         if batch_size is None and self._batch_for_size is not None:
             # Lightning would take the size from the batch it fetched, which for a StepGroup
             # is the group, not the mini-batch being logged: measure the mini-batch, its way.
-            from lightning.pytorch.utilities.data import extract_batch_size
-
             batch_size = extract_batch_size(self._batch_for_size)
         # (otherwise, without batch_size, Lightning finds the size in the batch: left to it)
         ours = (on_step is False and on_epoch is True and reduce_fx == "mean" and batch_size is not None
