@@ -78,3 +78,13 @@ def test_commands_that_do_not_train_do_not_load_torch(tmp_path, mirror):
                               capture_output=True, text=True)
         assert "RC 0 HEAVY []" in proc.stdout, (argv, proc.stdout[-500:], proc.stderr[-1500:])
     assert (tmp_path / "data/raw/iris").is_dir()  # the fetch did run
+
+
+def test_run_works_without_an_activated_venv():
+    """The README runs `.venv/bin/dllaunchpad run` with the venv not on PATH: snakemake, and
+    the `dllaunchpad` and `dvc` its jobs call, must still be found beside the interpreter."""
+    env = {**os.environ, "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, "-m", "dllaunchpad.cli", "--scale", "quick", "run", "-n"], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"+ {os.path.dirname(sys.executable)}/snakemake" in proc.stdout

@@ -175,9 +175,14 @@ def cmd_run(args) -> int:
     from .fetch import datasets_missing_from_mirror, mirror_from_env
 
     params, reg = _registry(args)
-    exe = shutil.which("snakemake")
+    # `.venv/bin/dllaunchpad run` without an activated venv (the README's first command): the
+    # venv's tools are beside this interpreter, and Snakemake's jobs (`dllaunchpad ...`) and its
+    # onsuccess handler (`dvc commit`) find them through PATH, so put that folder first.
+    tools = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": os.pathsep.join(filter(None, [tools, os.environ.get("PATH")]))}
+    exe = shutil.which("snakemake", path=env["PATH"])
     if exe is None:
-        raise FileNotFoundError("snakemake is not on PATH; install the project (see README)")
+        raise FileNotFoundError(f"snakemake is neither in {tools} nor on PATH; install the project (see README)")
     mirror = mirror_from_env(params.get("mirror"))
     missing = datasets_missing_from_mirror(reg.datasets, mirror)
     config = [f"scale={params['scale']}"]
@@ -191,7 +196,7 @@ def cmd_run(args) -> int:
     # Targets first: --config takes every word after it as a name=value pair.
     cmd = [exe, *targets, "--cores", str(args.cores), "--config", *config]
     print("+ " + " ".join(cmd), flush=True)
-    rc = subprocess.call(cmd)
+    rc = subprocess.call(cmd, env=env)
     if rc == 0 and names and not {"-n", "--dry-run", "--dryrun"} & set(targets):
         # The report rule needs every experiment; after a run of some, rewrite the pages from
         # what exists (the others say "not run").
