@@ -94,7 +94,7 @@ def mirror_env() -> dict:
 def ensure_prepared(dataset: str, scale: str = "full") -> Path:
     """data/processed/<dataset>/ of the repository, fetched and prepared first when missing
     (the full-scale data: the benchmarks time the chapter's settings)."""
-    from dllaunchpad.config import load_params
+    from dllaunchpad.pipeline.config import load_params
 
     processed = REPO / "data" / "processed" / dataset
     summary = processed / "summary.json"
@@ -110,12 +110,13 @@ def ensure_prepared(dataset: str, scale: str = "full") -> Path:
 
 
 def experiment(name: str, scale: str = "full"):
-    """(experiment, params) from the repository's params.yaml at `scale`."""
-    from dllaunchpad.config import load_params
-    from dllaunchpad.registry import Registry
+    """The resolved experiment `name` of the repository's params.yaml at `scale`, run in the
+    repository (its data/processed/<dataset>)."""
+    from dllaunchpad.pipeline.config import load_params
+    from dllaunchpad.pipeline.registry import Registry
 
     params = load_params(path=REPO / "params.yaml", scale=scale)
-    return Registry.from_params(params).experiment(name), params
+    return Registry.from_params(params, root=REPO).experiment(name)
 
 
 def working_copy(dst: Path, scale: str = "quick") -> Path:
@@ -138,7 +139,7 @@ def working_copy(dst: Path, scale: str = "quick") -> Path:
             target.symlink_to(os.readlink(src))
         else:
             shutil.copy2(src, target)
-    from dllaunchpad.fetch import datasets_missing_from_mirror
+    from dllaunchpad.datasets.fetch import datasets_missing_from_mirror
 
     params = yaml.safe_load((dst / "params.yaml").read_text())
     params["scale"] = scale

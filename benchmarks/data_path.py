@@ -51,13 +51,13 @@ class ListOfWindows(torch.utils.data.Dataset):
 
 
 def midi_rows(repeat: int) -> list[Row]:
-    from dllaunchpad.batches import TensorBatches
+    from dllaunchpad.training.batches import TensorBatches
     from dllaunchpad.datasets.classical_piano import load_notes
     from dllaunchpad.datasets.midi_windows import NoteWindows, corpus_arrays, window_starts
 
     from common import experiment
 
-    exp, _ = experiment("midi_lstm")
+    exp = experiment("midi_lstm")
     seq, batch = exp.spec["data"]["seq_length"], exp.spec["trainer"]["batch_size"]
     processed = ensure_prepared("classical_piano")
     notes, lengths, _ = corpus_arrays(load_notes(processed))

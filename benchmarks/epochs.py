@@ -1,7 +1,7 @@
 """Training epochs to time: ours (the pipeline's own runner) and a minimal plain PyTorch loop.
 
 `our_epoch` is what `dllaunchpad train` does for one epoch: the family builds the module and
-DataModule from params.yaml, and train.fit runs Lightning with the pipeline's callbacks
+DataModule from params.yaml, and training.fit.fit runs Lightning with the pipeline's callbacks
 (history, resume checkpoints aside). `plain_epoch` is the smallest honest baseline: the same
 network, optimizer and in-memory tensors, a shuffled index per batch, forward, loss, backward,
 step, and the same validation pass over the test set (the chapter validates on it every epoch),
@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from common import REPO, ensure_prepared, experiment
+from common import ensure_prepared, experiment
 
 
 def _family(exp):
@@ -32,16 +32,16 @@ def build(name: str):
     """(experiment, module, datamodule) at full scale, built the way `dllaunchpad train` does."""
     import lightning as L
 
-    exp, params = experiment(name)
+    exp = experiment(name)
     ensure_prepared(exp.dataset)
     L.seed_everything(0, workers=True, verbose=False)
-    module, dm = _family(exp).build(exp, params, REPO)
+    module, dm = _family(exp).build(exp)
     return exp, module, dm
 
 
 def our_epoch(name: str, threads: int, epochs: int = 1) -> dict:
     """Train `name` for `epochs` with the pipeline's runner; {"seconds", "module", "exp", "history"}."""
-    from dllaunchpad.train import fit
+    from dllaunchpad.training.fit import fit
 
     torch.set_num_threads(threads)
     exp, module, dm = build(name)
@@ -79,7 +79,7 @@ def loss_fn(exp, module):
 
 def set_allocator(tuned: bool) -> None:
     if tuned:
-        from dllaunchpad.devices import tune_cpu_allocator
+        from dllaunchpad.training.devices import tune_cpu_allocator
 
         assert tune_cpu_allocator(), "the allocator setting is not available here (glibc only)"
 

@@ -4,7 +4,7 @@ Run on a machine with a CUDA GPU, from the repository root:
 
     python benchmarks/gpu.py [--out DIR] [--compile]
 
-It trains through the pipeline's own runner (train.fit, the families' build(): the same
+It trains through the pipeline's own runner (training.fit.fit, the families' build(exp): the same
 modules, DataModules and callbacks as `dllaunchpad train`) with the `precision` switch of
 params.yaml's trainer block set to "32" and to "bf16-mixed", and prints samples per second
 (training samples of the epoch over the epoch's wall time, validation included) and the
@@ -34,12 +34,12 @@ sys.path.insert(0, str(REPO / "src"))
 
 
 def registry():
-    from dllaunchpad.config import apply_scale, read_params
-    from dllaunchpad.registry import Registry
+    from dllaunchpad.pipeline.config import apply_scale, read_params
+    from dllaunchpad.pipeline.registry import Registry
 
     params = apply_scale(read_params(REPO / "params.yaml"))
     params["scale"] = "full"
-    return params, Registry.from_params(params)
+    return Registry.from_params(params, root=REPO)
 
 
 def mnist_store() -> None:
@@ -56,14 +56,14 @@ def mnist_store() -> None:
         np.savez(out / f"{split}.npz", x=x, y=y.astype(np.int64))
 
 
-def one_epoch(exp, params, precision: str, *, compile: bool = False, limit=None) -> dict:
+def one_epoch(exp, precision: str, *, compile: bool = False, limit=None) -> dict:
     import lightning as L
 
     from dllaunchpad.experiments import family_module
-    from dllaunchpad.train import fit
+    from dllaunchpad.training.fit import fit
 
     L.seed_everything(0, workers=True, verbose=False)
-    module, dm = family_module(exp.family).build(exp, params, REPO)
+    module, dm = family_module(exp.family).build(exp)
     cfg = {**exp.spec["trainer"], "epochs": 1, "precision": precision, "compile": compile}
     if limit:
         cfg["limit_train_batches"] = limit
@@ -103,20 +103,20 @@ def main() -> int:
     print(json.dumps(env), flush=True)
     torch.backends.cudnn.benchmark = False  # deterministic=True in the runner; say so explicitly
     mnist_store()
-    params, reg = registry()
+    reg = registry()
     results = []
     for name in ("mnist_cnn", "midi_lstm"):
         exp = reg.experiment(name)
-        one_epoch(exp, params, "32", limit=3)  # warm-up: CUDA context, cuDNN, allocator
+        one_epoch(exp, "32", limit=3)  # warm-up: CUDA context, cuDNN, allocator
         for precision in ("32", "bf16-mixed"):
             t0 = time.perf_counter()
-            r = one_epoch(exp, params, precision, limit=args.smoke)
+            r = one_epoch(exp, precision, limit=args.smoke)
             results.append(r)
             print(json.dumps(r), f"({time.perf_counter() - t0:.1f} s with the build)", flush=True)
         if args.compile and name == "mnist_cnn":
             for precision in ("32", "bf16-mixed"):
                 try:
-                    r = one_epoch(exp, params, precision, compile=True, limit=args.smoke)
+                    r = one_epoch(exp, precision, compile=True, limit=args.smoke)
                     results.append(r)
                     print(json.dumps(r), flush=True)
                 except Exception as exc:  # noqa: BLE001 - report and go on: the other figures stand

@@ -29,14 +29,14 @@ HEAVY = ["torch", "lightning", "matplotlib", "tensorflow_datasets", "pandas", "j
 _CLI = "import sys; from dllaunchpad.cli import main; main({argv!r})"
 ENTRY_POINTS = {
     "python interpreter alone": "pass",
-    "Snakefile / dvc-yaml: the registry": "from dllaunchpad.config import load_params; "
-                                          "from dllaunchpad.registry import Registry; Registry.from_params(load_params())",
+    "Snakefile / dvc-yaml: the registry": "from dllaunchpad.pipeline.config import load_params; "
+                                          "from dllaunchpad.pipeline.registry import Registry; Registry.from_params(load_params())",
     "dllaunchpad validate (run)": _CLI.format(argv=["validate"]),
     "dllaunchpad list (run)": _CLI.format(argv=["list"]),
     "dllaunchpad fetch iris (run, files present)": _CLI.format(argv=["fetch", "iris"]),
     "dllaunchpad prepare (imports)": "import dllaunchpad.cli, dllaunchpad.datasets, dllaunchpad.datasets.mnist",
-    "dllaunchpad train (imports)": "import dllaunchpad.cli, dllaunchpad.train, dllaunchpad.experiments.mlp_classifier",
-    "dllaunchpad evaluate (imports)": "import dllaunchpad.cli, dllaunchpad.evaluate, "
+    "dllaunchpad train (imports)": "import dllaunchpad.cli, dllaunchpad.runners.train, dllaunchpad.experiments.mlp_classifier",
+    "dllaunchpad evaluate (imports)": "import dllaunchpad.cli, dllaunchpad.runners.evaluate, "
                                       "dllaunchpad.experiments.mlp_classifier",
     "dllaunchpad report (imports)": "import dllaunchpad.cli, dllaunchpad.report.build",
 }

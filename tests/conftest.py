@@ -34,6 +34,6 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def raw_params():
     """params.yaml as written (a fresh copy per test, safe to edit)."""
-    from dllaunchpad.config import read_params
+    from dllaunchpad.pipeline.config import read_params
 
     return read_params(REPO / "params.yaml")

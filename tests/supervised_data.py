@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from dllaunchpad import datasets
-from dllaunchpad.config import deep_merge
-from dllaunchpad.registry import Experiment
+from dllaunchpad.pipeline.config import deep_merge
+from dllaunchpad.pipeline.registry import Experiment
 
 
 @contextlib.contextmanager
@@ -90,5 +90,6 @@ def prepare_from_mirror(mirror_dir: Path, name: str, root: Path, pp: dict) -> Pa
 
 
 def experiment(params: dict, name: str, **override) -> Experiment:
-    """The registry entry `name` with `override` deep-merged into its spec."""
-    return Experiment(name, deep_merge(params["experiments"][name], override))
+    """The registry entry `name` with `override` deep-merged into its spec, resolved against
+    `params` in the current folder: put it under a test's root with `.at(root)`."""
+    return Experiment.resolve(name, deep_merge(params["experiments"][name], override), params)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dllaunchpad.batches import TensorBatches, TensorDataModule
+from dllaunchpad.training.batches import TensorBatches, TensorDataModule
 
 
 def _epoch(batches: TensorBatches) -> torch.Tensor:

@@ -5,7 +5,8 @@ the tensor products; the report):
   `dvc repro` runs nothing;
 - `--cores 4` and `--cores 1` give the same results;
 - one experiment's hyperparameter change reruns exactly its train/evaluate and the report, under
-  Snakemake and under DVC, and each tool then agrees with the other;
+  Snakemake and under DVC, and each tool then agrees with the other; so does a change of the
+  global seed, for the stages that read it;
 - `dvc push` to a local-folder remote, deleting the cache and every output, and `dvc pull`
   restore them all, and after `dllaunchpad dvc-sync` Snakemake has nothing to do.
 """
@@ -105,6 +106,26 @@ def test_a_hyperparameter_change_reruns_one_experiment_under_dvc(mini):
     # Snakemake still remembers lr 0.002: it would rerun XOR until told what DVC did.
     dry = workcopy.run(["snakemake", "-n", "--cores", "1"], mini)
     assert workcopy.ran_rules(dry.stdout + dry.stderr) == XOR_CHANGED
+    workcopy.run(["dllaunchpad", "dvc-sync"], mini)
+    _assert_snakemake_idle(mini)
+
+
+def test_a_seed_change_reruns_the_same_stages_under_both(mini):
+    """The global `seed:` reaches Snakemake's rules as it reaches DVC's stages: both rerun exactly
+    the stages of the experiments without a seed of their own (and the report)."""
+    seeded = sorted(name for name, stage in workcopy.dvc_stages(mini).items() if "seed" in stage["params"])
+    assert seeded == ["evaluate_iris_mlp", "evaluate_tensor_products", "train_iris_mlp"]  # xor has its own
+    expected = sorted([*seeded, "report"])
+    params = workcopy.read_params(mini)
+    params["seed"] = 1
+    workcopy.write_params(mini, params)
+    run = workcopy.run(["snakemake", "--cores", "2"], mini)
+    assert workcopy.ran_rules(run.stdout + run.stderr) == expected
+    _assert_dvc_clean(mini)
+    params["seed"] = 2
+    workcopy.write_params(mini, params)
+    repro = workcopy.run(["dvc", "repro"], mini)
+    assert workcopy.dvc_ran_stages(repro.stdout) == expected
     workcopy.run(["dllaunchpad", "dvc-sync"], mini)
     _assert_snakemake_idle(mini)
 

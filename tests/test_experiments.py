@@ -9,10 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from dllaunchpad.config import load_params
-from dllaunchpad.evaluate import evaluate
-from dllaunchpad.registry import Registry
-from dllaunchpad.train import train
+from dllaunchpad.pipeline.config import load_params
+from dllaunchpad.runners.evaluate import evaluate
+from dllaunchpad.pipeline.registry import Registry
+from dllaunchpad.runners.train import train
 
 
 @pytest.fixture
@@ -22,10 +22,10 @@ def reg_params(raw_params):
 
 
 def _run(name, reg_params, root):
-    params, reg = reg_params
-    exp = reg.experiment(name)
-    info = train(exp, params, root, progress=False)
-    metrics = evaluate(exp, params, root)
+    _, reg = reg_params
+    exp = reg.experiment(name).at(root)
+    info = train(exp, progress=False)
+    metrics = evaluate(exp)
     return exp, info, metrics
 
 
@@ -66,8 +66,8 @@ def test_same_params_same_metrics(reg_params, tmp_path):
 
 
 def test_tensor_products_write_json(reg_params, tmp_path):
-    params, reg = reg_params
-    m = evaluate(reg.experiment("tensor_products"), params, tmp_path)
+    _, reg = reg_params
+    m = evaluate(reg.experiment("tensor_products").at(tmp_path))
     assert m["products"] == 11 and m["products_matching_chapter"] == 10
     assert m["mode1_product_matches_chapter"] is False
     products = json.loads((tmp_path / "reports/figures/tensor_products/products.json").read_text())
@@ -75,7 +75,7 @@ def test_tensor_products_write_json(reg_params, tmp_path):
 
 
 def test_fake_gpu_falls_back_to_cpu(monkeypatch):
-    from dllaunchpad import devices
+    from dllaunchpad.training import devices
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
     if torch.cuda.is_available():
@@ -87,14 +87,14 @@ def test_fake_gpu_falls_back_to_cpu(monkeypatch):
 def test_best_weights_are_kept_and_used_for_evaluation(reg_params, tmp_path):
     import copy
 
-    from dllaunchpad.registry import Experiment
-    from dllaunchpad.train import evaluation_checkpoint
+    from dllaunchpad.pipeline.registry import Experiment
+    from dllaunchpad.runners.train import evaluation_checkpoint
 
     params, reg = reg_params
     spec = copy.deepcopy(reg.experiment("xor").spec)
     spec["trainer"].update(epochs=60, early_stopping={"monitor": "train_loss", "patience": 2, "restore_best": True})
-    exp = Experiment("xor", spec)
-    info = train(exp, params, tmp_path, progress=False)
+    exp = Experiment.resolve("xor", spec, params, tmp_path)
+    info = train(exp, progress=False)
     best = torch.load(tmp_path / "models/xor/best.ckpt", weights_only=True)
     import csv
 
@@ -103,7 +103,7 @@ def test_best_weights_are_kept_and_used_for_evaluation(reg_params, tmp_path):
     assert best["monitor"] == "train_loss" and best["epoch"] == info["best_epoch"]
     assert best["value"] == pytest.approx(min(losses), rel=1e-6)
     assert losses.index(min(losses)) + 1 == best["epoch"]
-    assert evaluation_checkpoint(exp, tmp_path).name == "best.ckpt"
+    assert evaluation_checkpoint(exp).name == "best.ckpt"
 
 
 def test_optimizer_names_map_to_torch():

@@ -21,21 +21,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dllaunchpad import fetch
-from dllaunchpad.fetch import (
-    FetchError,
-    RemoteFile,
-    UnsafeArchiveError,
-    classical_piano_files,
-    download,
-    fetch_dataset,
-    main_fetch,
-    mirror_from_env,
-    plan_dataset,
-    safe_extract_zip,
-    source_url,
-    verify_file,
-)
+from dllaunchpad.datasets import fetch
+from dllaunchpad.datasets.fetch import FetchError, RemoteFile, UnsafeArchiveError, classical_piano_files, download, fetch_dataset, main_fetch, mirror_from_env, plan_dataset, safe_extract_zip, source_url, verify_file
 
 REPO = Path(__file__).resolve().parents[1]
 MIRROR = REPO.parent / "shared" / "mirror"

@@ -17,9 +17,9 @@ import torch
 
 import workcopy
 from dllaunchpad import experiments as families
-from dllaunchpad.config import load_params
-from dllaunchpad.registry import Registry
-from dllaunchpad.train import train
+from dllaunchpad.pipeline.config import load_params
+from dllaunchpad.pipeline.registry import Registry
+from dllaunchpad.runners.train import train
 
 def _results(metrics_path: Path) -> dict:
     # results only, compared whole: wall-clock times live in reports/figures/<exp>/run.json
@@ -56,17 +56,17 @@ def test_crashed_training_resumes_to_identical_results(raw_params, tmp_path, mon
     params = load_params(raw_params, scale="quick")
     exp = Registry.from_params(params).experiment(name)
     exp.spec["trainer"]["epochs"] = epochs
-    train(exp, params, tmp_path / "whole", progress=False)
+    train(exp.at(tmp_path / "whole"), progress=False)
 
     fam = families.family_module(exp.family)
     monkeypatch.setattr(fam, "callbacks", lambda e: [_crash_at(crash)], raising=False)
     with pytest.raises(Crash):
-        train(exp, params, tmp_path / "crashed", progress=False)
+        train(exp.at(tmp_path / "crashed"), progress=False)
     assert not (tmp_path / "crashed" / exp.model_dir).exists()  # no output that looks finished
     assert list((tmp_path / "crashed/models/.resume" / name).glob("*/last.ckpt"))
     monkeypatch.undo()
 
-    info = train(exp, params, tmp_path / "crashed", progress=False)
+    info = train(exp.at(tmp_path / "crashed"), progress=False)
     assert info["resumed_from_epoch"] == crash - 1 and info["epochs_run"] == epochs
     assert (tmp_path / "crashed" / exp.history).read_text() == (tmp_path / "whole" / exp.history).read_text()
     whole, resumed = _weights(tmp_path / "whole" / exp.checkpoint), _weights(tmp_path / "crashed" / exp.checkpoint)
@@ -86,42 +86,42 @@ def test_a_run_killed_after_early_stopping_does_not_train_on(raw_params, tmp_pat
     exp = Registry.from_params(params).experiment("xor")
     # stops after epoch 3: train_loss never improves by 10 between epochs
     exp.spec["trainer"].update(epochs=50, early_stopping={"monitor": "train_loss", "patience": 2, "min_delta": 10.0})
-    whole = train(exp, params, tmp_path / "whole", progress=False)
+    whole = train(exp.at(tmp_path / "whole"), progress=False)
     assert whole["epochs_run"] == 3
 
     fam = families.family_module(exp.family)
     monkeypatch.setattr(fam, "callbacks", lambda e: [CrashAtEnd()], raising=False)
     with pytest.raises(Crash):
-        train(exp, params, tmp_path / "crashed", progress=False)
+        train(exp.at(tmp_path / "crashed"), progress=False)
     monkeypatch.undo()
-    info = train(exp, params, tmp_path / "crashed", progress=False)
+    info = train(exp.at(tmp_path / "crashed"), progress=False)
     assert info["resumed_from_epoch"] == 3 and info["epochs_run"] == 3
     assert (tmp_path / "crashed" / exp.history).read_text() == (tmp_path / "whole" / exp.history).read_text()
 
 
 def test_resume_state_of_other_settings_is_dropped(raw_params, tmp_path):
-    from dllaunchpad import resume
+    from dllaunchpad.training import resume
 
     params = load_params(raw_params, scale="quick")
     exp = Registry.from_params(params).experiment("xor")
-    here = resume.state_dir(exp, params, tmp_path)
+    here = resume.state_dir(exp.at(tmp_path))
     here.mkdir(parents=True)
     exp.spec["optimizer"]["lr"] = 0.5
-    other = resume.state_dir(exp, params, tmp_path)
+    other = resume.state_dir(exp.at(tmp_path))
     assert other.parent == here.parent and other != here
     assert not here.exists()  # a state written under other settings is never resumed from
 
 
 def test_an_unreadable_resume_state_is_dropped_not_fatal(raw_params, tmp_path):
-    from dllaunchpad import resume
+    from dllaunchpad.training import resume
 
     params = load_params(raw_params, scale="quick")
     exp = Registry.from_params(params).experiment("xor")
     exp.spec["trainer"]["epochs"] = 5
-    state = resume.state_dir(exp, params, tmp_path)
+    state = resume.state_dir(exp.at(tmp_path))
     state.mkdir(parents=True)
     (state / resume.CHECKPOINT).write_bytes(b"not a checkpoint")
-    info = train(exp, params, tmp_path, progress=False)
+    info = train(exp.at(tmp_path), progress=False)
     assert info["resumed_from_epoch"] == 0 and info["epochs_run"] == 5
 
 

@@ -11,10 +11,11 @@ import pytest
 import torch
 import yaml
 
-from dllaunchpad import datasets, music
-from dllaunchpad.config import load_params
+from dllaunchpad import datasets
+from dllaunchpad.analysis import music
+from dllaunchpad.pipeline.config import load_params
 from dllaunchpad.models.midi_lstm import MidiLSTM, generate_notes, parameter_count
-from dllaunchpad.registry import Registry
+from dllaunchpad.pipeline.registry import Registry
 
 from conftest import REPO
 
@@ -126,27 +127,27 @@ def small_root(mirror, tmp_path):
 
 
 @pytest.fixture
-def small_exp(raw_params):
+def small_exp(raw_params, small_root):
     params = load_params(raw_params)
     spec = params["experiments"]["midi_lstm"]
     spec["data"]["holdout_file"] = HOLDOUT
     spec["trainer"].update(epochs=2, limit_train_batches=4)
     spec["generate"]["temperatures"] = [0.5, 1.5]
-    return params, Registry.from_params(params).experiment("midi_lstm")
+    return Registry.from_params(params, root=small_root).experiment("midi_lstm")
 
 
 def test_train_generate_evaluate(small_root, small_exp, monkeypatch):
-    from dllaunchpad.evaluate import evaluate
-    from dllaunchpad.generate import generate
-    from dllaunchpad.train import train
+    from dllaunchpad.runners.evaluate import evaluate
+    from dllaunchpad.runners.generate import generate
+    from dllaunchpad.runners.train import train
 
-    params, exp = small_exp
-    assert exp.generates and exp.generated_dir == "reports/music/midi_lstm"
-    info = train(exp, params, small_root, progress=False)
+    exp = small_exp
+    assert exp.root == small_root and exp.generates and exp.generated_dir == "reports/music/midi_lstm"
+    info = train(exp, progress=False)
     assert info["epochs_run"] == 2
     music_dir = small_root / exp.generated_dir
 
-    first = generate(exp, params, small_root)
+    first = generate(exp)
     midi = {t["midi"]: (music_dir / t["midi"]).read_bytes() for t in first["tracks"]}
     assert list(midi) == ["midi_lstm_t0.5.mid", "midi_lstm_t1.5.mid"]
     for t in first["tracks"]:
@@ -163,35 +164,52 @@ def test_train_generate_evaluate(small_root, small_exp, monkeypatch):
 
     # Again, now without the audio tools: identical MIDI bytes, and the summary says why no audio.
     monkeypatch.setattr(music.shutil, "which", lambda name: None)
-    second = generate(exp, params, small_root)
+    second = generate(exp)
     assert {name: (music_dir / name).read_bytes() for name in midi} == midi
     assert second["metrics"]["audio_rendered"] is False and "fluidsynth" in second["metrics"]["audio_note"]
     assert not list(music_dir.glob("*.ogg")) and all(t["audio"] is None for t in second["tracks"])
     saved = json.loads((music_dir / "summary.json").read_text())
     assert saved["experiment"] == "midi_lstm" and saved["metrics"]["audio_rendered"] is False
 
-    metrics = evaluate(exp, params, small_root)
+    metrics = evaluate(exp)
     assert metrics["parameters"] == metrics["parameters_by_hand"] == 84866
     assert metrics["t1.5_distinct_pitches"] == m["t1.5_distinct_pitches"]
     assert np.isfinite([metrics["train_loss"], metrics["val_loss"]]).all() and metrics["val_loss"] < 6
     assert {p.name for p in (small_root / exp.figures_dir).iterdir()} == {
         "loss.png", "loss_terms.png", "pitch_classes.png", "statistics.csv", "run.json"}
-    chapter = yaml.safe_load((REPO / "src/dllaunchpad/chapter_values.yaml").read_text())
+    chapter = yaml.safe_load((REPO / "src/dllaunchpad/report/chapter_values.yaml").read_text())
     assert set(chapter["midi_lstm"]["values"]) <= set(metrics)
 
 
 def test_holdout_file_never_in_training_windows(small_root, small_exp):
     from dllaunchpad.experiments.midi_lstm import build
 
-    params, exp = small_exp
-    _, dm = build(exp, params, small_root)
+    _, dm = build(small_exp)
     assert HOLDOUT not in dm.files and len(dm.files) == 3
     n_notes = sum(len(music.read_midi_notes(small_root.parent / "raw/midi" / f)) for f in dm.files)
     assert len(dm.windows) == n_notes - 3 * 25
 
 
+def test_evaluate_without_generated_summary_names_the_command(small_exp):
+    from dllaunchpad.experiments.midi_lstm import read_generated_summary
+
+    with pytest.raises(FileNotFoundError, match=r"reports/music/midi_lstm/summary\.json.*dllaunchpad generate midi_lstm"):
+        read_generated_summary(small_exp)
+
+
+def test_model_reads_no_data(small_exp, tmp_path):
+    from dllaunchpad.experiments.midi_lstm import build, model
+
+    torch.manual_seed(0)
+    built, _ = build(small_exp)
+    torch.manual_seed(0)
+    alone = model(small_exp.at(tmp_path / "no_data_here"))
+    a, b = built.state_dict(), alone.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_generate_stage_sits_between_train_and_evaluate(raw_params):
-    from dllaunchpad.dvc_yaml import stages
+    from dllaunchpad.pipeline.dvc_yaml import stages
 
     reg = Registry.from_params(load_params(raw_params))
     exp = reg.experiment("midi_lstm")
@@ -199,5 +217,6 @@ def test_generate_stage_sits_between_train_and_evaluate(raw_params):
     assert stage["cmd"] == "dllaunchpad generate midi_lstm"
     assert exp.model_dir in stage["deps"] and "data/processed/classical_piano" in stage["deps"]
     assert [o if isinstance(o, str) else next(iter(o)) for o in stage["outs"]] == ["reports/music/midi_lstm"]
-    assert exp.generated_dir in reg.evaluate_inputs(exp) and exp.generated_dir in reg.report_inputs()
-    assert not reg.experiment("xor").generates and "reports/music/xor" not in reg.report_inputs()
+    report_inputs = reg.stage("report").inputs
+    assert exp.generated_dir in reg.stage("evaluate_midi_lstm").inputs and exp.generated_dir in report_inputs
+    assert not reg.experiment("xor").generates and "reports/music/xor" not in report_inputs

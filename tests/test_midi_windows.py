@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from dllaunchpad.datasets.midi_windows import (MidiWindowDataModule, NoteWindows, corpus_arrays,
-                                               split_windows, window_starts)
+from dllaunchpad.datasets.midi_windows import MidiWindowDataModule, NoteWindows, corpus_arrays, split_windows, window_starts
 
 L = 4  # seq_length in these tests: windows of 5 notes
 

@@ -8,9 +8,10 @@ import logging
 import pytest
 import torch
 
-from dllaunchpad import devices, train
-from dllaunchpad.config import load_params
-from dllaunchpad.registry import Registry
+from dllaunchpad.training import devices
+from dllaunchpad.runners import train
+from dllaunchpad.pipeline.config import load_params
+from dllaunchpad.pipeline.registry import Registry
 
 
 def test_training_with_a_fake_gpu_visible_falls_back_to_the_cpu(raw_params, tmp_path, monkeypatch, caplog):
@@ -20,8 +21,8 @@ def test_training_with_a_fake_gpu_visible_falls_back_to_the_cpu(raw_params, tmp_
     params = load_params(raw_params, scale="quick")
     exp = Registry.from_params(params).experiment("xor")
     exp.spec["trainer"]["epochs"] = 5
-    with caplog.at_level(logging.INFO, logger="dllaunchpad.devices"):
-        info = train.train(exp, params, tmp_path, progress=False)
+    with caplog.at_level(logging.INFO, logger="dllaunchpad.training.devices"):
+        info = train.train(exp.at(tmp_path), progress=False)
     assert info["device"] == "cpu" and info["epochs_run"] == 5
     assert "no usable GPU (CUDA_VISIBLE_DEVICES=0): training on the CPU" in caplog.text
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from dllaunchpad import dvc_yaml, resume
-from dllaunchpad.config import load_params
-from dllaunchpad.registry import Registry
+from dllaunchpad.pipeline import dvc_yaml
+from dllaunchpad.training import resume
+from dllaunchpad.pipeline.config import load_params
+from dllaunchpad.pipeline.registry import Registry
 
 
 def _written(stage: dict) -> list[str]:

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from dllaunchpad.regularization import elastic_net_penalty, kernel_weights, l1_penalty, l2_penalty
+from dllaunchpad.models.regularization import elastic_net_penalty, kernel_weights, l1_penalty, l2_penalty
 
 
 def test_penalties_by_hand():
@@ -21,7 +21,7 @@ def test_kernel_weights_skip_biases():
 
 
 def test_penalty_by_spec():
-    from dllaunchpad.regularization import penalty
+    from dllaunchpad.models.regularization import penalty
 
     w = [torch.tensor([[1.0, -2.0], [0.5, 0.0]]), torch.tensor([3.0])]
     assert penalty(w, {"kind": "l1", "lam": 0.1}).item() == pytest.approx(0.65)
@@ -38,7 +38,7 @@ def test_penalty_by_spec():
 
 def test_penalty_gradient_is_the_chapters():
     """d/dw of lam ||w||_1 is lam sign(w); of lam/2 ||w||^2 is lam w."""
-    from dllaunchpad.regularization import penalty
+    from dllaunchpad.models.regularization import penalty
 
     w = torch.tensor([0.5, -2.0, 3.0], requires_grad=True)
     penalty([w], {"kind": "l1", "lam": 0.1}).backward()

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from dllaunchpad.config import load_params
-from dllaunchpad.evaluate import evaluate
-from dllaunchpad.registry import Registry
+from dllaunchpad.pipeline.config import load_params
+from dllaunchpad.runners.evaluate import evaluate
+from dllaunchpad.pipeline.registry import Registry
 from dllaunchpad.report.build import build_report, chapter_values, fidelity_rows
 
 
@@ -52,7 +52,7 @@ def one_done(raw_params, tmp_path):
     raw_params.update(scale="quick", skip_datasets=["rps"])
     params = load_params(raw_params)
     reg = Registry.from_params(params)
-    evaluate(reg.experiment("tensor_products"), params, tmp_path)
+    evaluate(reg.experiment("tensor_products").at(tmp_path))
     return raw_params, params, reg, tmp_path
 
 
@@ -60,7 +60,7 @@ def test_every_page_is_self_contained(one_done):
     raw, params, reg, root = one_done
     index = build_report(params, reg, root, raw_params=raw)
     pages = sorted((root / "reports").rglob("*.html"))
-    assert {p.relative_to(root).as_posix() for p in pages} == set(reg.report_outputs())
+    assert {p.relative_to(root).as_posix() for p in pages} == set(reg.stage("report").paths())
     assert len(pages) == 1 + len(params["experiments"])  # left-out experiments get a page too
     for path in pages:
         page = _parse(path)
@@ -84,6 +84,20 @@ def test_pages_say_why_an_experiment_did_not_run(one_done):
     done = (root / "reports/experiments/tensor_products.html").read_text()
     assert "products_matching_chapter" in done and "Settings used" in done
     assert 'href="../../reports/metrics/tensor_products.json"' in done  # relative link to the metrics
+
+
+def test_pages_link_each_stage_benchmark_and_log(one_done):
+    """The paths come from the stage table, the same one the Snakemake rules write to."""
+    raw, params, reg, root = one_done
+    stage = reg.stage("evaluate_tensor_products")
+    assert stage.benchmark == "logs/benchmarks/quick/evaluate/tensor_products.tsv"
+    for rel in (stage.benchmark, stage.log):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("s\th:m:s\n0.5\t0:00:00\n")
+    build_report(params, reg, root, raw_params=raw)
+    page = (root / "reports/experiments/tensor_products.html").read_text()
+    assert 'href="../../logs/benchmarks/quick/evaluate/tensor_products.tsv"' in page
+    assert 'href="../../logs/evaluate/tensor_products.log"' in page
 
 
 def test_failed_stage_shows_its_log(one_done):
@@ -128,7 +142,7 @@ def test_headline_rules():
 
 
 def test_groups_follow_the_chapter_sections():
-    from dllaunchpad.report.sections import group_of, section_key
+    from dllaunchpad.pipeline.sections import group_of, section_key
 
     assert group_of("31.1.3").title == "Tensors"
     assert group_of("31.4").title.startswith("Optimizers")
@@ -142,7 +156,7 @@ def test_groups_follow_the_chapter_sections():
 def test_figures_carry_alt_text_and_thumbnails_are_small(tmp_path):
     from PIL import Image
 
-    from dllaunchpad.report.figures import alt_text, learning_curves, pyplot, save, thumbnail
+    from dllaunchpad.analysis.figures import alt_text, learning_curves, pyplot, save, thumbnail
 
     plt = pyplot()
     fig, ax = plt.subplots()
@@ -165,7 +179,7 @@ def test_figures_carry_alt_text_and_thumbnails_are_small(tmp_path):
 
 
 def test_history_panels_pair_training_and_validation():
-    from dllaunchpad.report.figures import history_panels
+    from dllaunchpad.analysis.figures import history_panels
 
     panels = history_panels({"epoch": [1], "train_loss": [1], "val_loss": [1], "val_pitch_accuracy": [0.1],
                              "lr": [0.1]})
@@ -189,11 +203,11 @@ def test_dvc_plots_template_is_offline_and_configured():
 def test_report_stage_lists_every_page(raw_params):
     import yaml
 
-    from dllaunchpad.dvc_yaml import render
+    from dllaunchpad.pipeline.dvc_yaml import render
 
     stage = yaml.safe_load(render(raw_params))["stages"]["report"]
     reg = Registry.from_params(load_params(raw_params))
-    assert [o if isinstance(o, str) else next(iter(o)) for o in stage["outs"]] == reg.report_outputs()
+    assert [o if isinstance(o, str) else next(iter(o)) for o in stage["outs"]] == reg.stage("report").paths()
     assert "src/dllaunchpad/report/templates/experiment.html" in stage["deps"]
 
 

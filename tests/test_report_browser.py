@@ -36,9 +36,9 @@ CUT_DOWN = {
 
 def _run(name: str, params: dict, reg, root: Path) -> None:
     from dllaunchpad.datasets import prepare
-    from dllaunchpad.evaluate import evaluate
-    from dllaunchpad.fetch import main_fetch
-    from dllaunchpad.train import train
+    from dllaunchpad.runners.evaluate import evaluate
+    from dllaunchpad.datasets.fetch import main_fetch
+    from dllaunchpad.runners.train import train
 
     exp = reg.experiment(name)
     if exp.dataset and not (root / reg.datasets[exp.dataset].processed_dir).is_dir():
@@ -46,18 +46,18 @@ def _run(name: str, params: dict, reg, root: Path) -> None:
         main_fetch(ds.name, params, root, progress=False)
         prepare(ds.name, root / ds.raw_dir, root / ds.processed_dir, ds.spec["preprocess"])
     if exp.trains:
-        train(exp, params, root, progress=False)
+        train(exp.at(root), progress=False)
     if exp.generates:
-        from dllaunchpad.generate import generate
+        from dllaunchpad.runners.generate import generate
 
-        generate(exp, params, root)
-    evaluate(exp, params, root)
+        generate(exp.at(root))
+    evaluate(exp.at(root))
 
 
 @pytest.fixture(scope="module")
 def quick_report(tmp_path_factory):
-    from dllaunchpad.config import deep_merge, load_params, read_params
-    from dllaunchpad.registry import Registry
+    from dllaunchpad.pipeline.config import deep_merge, load_params, read_params
+    from dllaunchpad.pipeline.registry import Registry
     from dllaunchpad.report.build import build_report
 
     chromium = find_chromium()
@@ -77,7 +77,7 @@ def quick_report(tmp_path_factory):
             raw["experiments"][name] = entry
     params = load_params(raw)
     reg = Registry.from_params(params)
-    from dllaunchpad.fetch import datasets_missing_from_mirror
+    from dllaunchpad.datasets.fetch import datasets_missing_from_mirror
 
     offline = set(datasets_missing_from_mirror(reg.datasets, str(MIRROR)))
     ran = []
@@ -188,7 +188,7 @@ def test_report_in_headless_chromium(quick_report, tmp_path):
     # Every page of the report was reachable from the overview: one per experiment of params.yaml.
     pages = {p.relative_to(root.resolve()).as_posix() for p in visited}
     assert pages == {p.relative_to(root).as_posix() for p in reports.rglob("*.html")}
-    assert pages == set(reg.report_outputs())
+    assert pages == set(reg.stage("report").paths())
     assert len(pages) == 1 + len(params["experiments"])
 
     # The fidelity table: a row per value the chapter printed, for every experiment that ran.
@@ -207,7 +207,7 @@ def test_report_in_headless_chromium(quick_report, tmp_path):
     # Music: with fluidsynth and a soundfont there is an <audio> per track, and it plays;
     # without them the page says why.
     if "midi_lstm" in quick_report["ran"]:
-        from dllaunchpad.music import audio_tools
+        from dllaunchpad.analysis.music import audio_tools
 
         tools, why = audio_tools()
         music_page = (reports / "experiments" / "midi_lstm.html").read_text()

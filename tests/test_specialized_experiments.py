@@ -10,12 +10,12 @@ import pytest
 import torch
 from PIL import Image
 
-from dllaunchpad.evaluate import evaluate
-from dllaunchpad.registry import Experiment
-from dllaunchpad.train import train
+from dllaunchpad.runners.evaluate import evaluate
+from dllaunchpad.pipeline.registry import Experiment
+from dllaunchpad.runners.train import train
 
-# What train/evaluate read from params.yaml besides the entry: the seed, the dataset table (the
-# resume key hashes the prepared data's summary) and the resume checkpoint interval.
+# What an experiment resolves from params.yaml besides the entry: the seed and the resume
+# checkpoint interval.
 PARAMS = {"seed": 0, "datasets": {"mnist": {}}, "experiments": {}, "cluster": {"checkpoint_interval_s": 3600}}
 
 
@@ -33,10 +33,28 @@ def root(tmp_path_factory):
     return root
 
 
+def _model_reads_no_data(exp):
+    """The family's model(exp) builds the untrained module in a root without any data, with the
+    initial weights build(exp) gives under the same seed."""
+    import lightning as L
+
+    from dllaunchpad.experiments import family_module
+
+    fam = family_module(exp.family)
+    L.seed_everything(exp.seed, verbose=False)
+    built, _ = fam.build(exp)
+    L.seed_everything(exp.seed, verbose=False)
+    alone = fam.model(exp.at(exp.root / "no_data_here"))
+    a, b = built.state_dict(), alone.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
 def _run(name, spec, root):
-    exp = Experiment(name, {"chapter": "31.7", "title": name, "gpu": False, **spec})
-    info = train(exp, PARAMS, root, progress=False) if exp.trains else None
-    metrics = evaluate(exp, PARAMS, root)
+    exp = Experiment.resolve(name, {"chapter": "31.7", "title": name, "gpu": False, **spec}, PARAMS, root)
+    if exp.trains:
+        _model_reads_no_data(exp)
+    info = train(exp, progress=False) if exp.trains else None
+    metrics = evaluate(exp)
     assert json.loads((root / exp.metrics).read_text()) == json.loads(json.dumps(metrics))
     pngs = sorted((root / exp.figures_dir).glob("*.png"))
     for png in pngs:

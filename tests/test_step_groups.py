@@ -23,13 +23,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from dllaunchpad.batches import StepGroup, TensorBatches, TensorDataModule, limited_steps
+from dllaunchpad.training.batches import StepGroup, TensorBatches, TensorDataModule, limited_steps
 from dllaunchpad.models.cnn_classifier import CNNClassifier
 from dllaunchpad.models.denoising_autoencoder import DenoisingAutoencoder
 from dllaunchpad.models.mlp_classifier import MLPClassifier
 from dllaunchpad.models.supervised import SupervisedModule
 from dllaunchpad.optim import build_optimizer
-from dllaunchpad.train import STEPS_PER_LIGHTNING_BATCH, fit
+from dllaunchpad.training.fit import STEPS_PER_LIGHTNING_BATCH, fit
 
 OPTIMIZER = {"name": "rmsprop", "lr": 0.01, "rho": 0.9, "eps": 1e-7}
 
@@ -142,7 +142,7 @@ def test_cnn_pool_before_relu_and_channels_last_compute_the_chapter_layers():
 
 @pytest.mark.skipif(sys.platform != "linux", reason="glibc's mallopt")
 def test_allocator_setting_is_on_with_glibc_and_can_be_turned_off():
-    code = "from dllaunchpad.devices import tune_cpu_allocator as t; print(t(), t())"
+    code = "from dllaunchpad.training.devices import tune_cpu_allocator as t; print(t(), t())"
     on = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     off = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "LAUNCHPAD_MALLOC_TUNING": "0"}).stdout.split()

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dllaunchpad.config import deep_merge, load_params
+from dllaunchpad.pipeline.config import deep_merge, load_params
 from dllaunchpad.datasets import mnist
-from dllaunchpad.evaluate import evaluate
-from dllaunchpad.registry import Experiment
+from dllaunchpad.runners.evaluate import evaluate
+from dllaunchpad.pipeline.registry import Experiment
 
 
 @pytest.fixture(scope="module")
@@ -39,19 +39,19 @@ def mnist_root(tmp_path_factory):
 @pytest.fixture(scope="module")
 def quick_params():
     from conftest import REPO
-    from dllaunchpad.config import read_params
+    from dllaunchpad.pipeline.config import read_params
 
     return load_params(read_params(REPO / "params.yaml"), scale="quick")
 
 
-def tiny(params: dict, name: str, overrides: dict) -> Experiment:
-    return Experiment(name, deep_merge(params["experiments"][name], overrides))
+def tiny(params: dict, name: str, overrides: dict, root) -> Experiment:
+    return Experiment.resolve(name, deep_merge(params["experiments"][name], overrides), params, root)
 
 
-def run(params, root, exp) -> tuple[dict, object]:
-    metrics = evaluate(exp, params, root)
-    assert json.loads((root / exp.metrics).read_text()) == metrics
-    return metrics, root / exp.figures_dir
+def run(exp) -> tuple[dict, object]:
+    metrics = evaluate(exp)
+    assert json.loads(exp.path(exp.metrics).read_text()) == metrics
+    return metrics, exp.path(exp.figures_dir)
 
 
 def assert_figure(path):
@@ -75,8 +75,8 @@ def test_optimizer_comparison(quick_params, mnist_root):
         "evaluate": {"epochs": 1, "batch_size": 50, "smoothing": 3, "loss_threshold": 2.0,
                      "optimizers": {n: {"lr": [opts[n]["lr"][1]]} for n in names},
                      "surface_lr": [0.001, 0.1],
-                     "surfaces": {"quadratic": {"steps": 30}, "rosenbrock": {"steps": 50}}}})
-    m, figures = run(quick_params, mnist_root, exp)
+                     "surfaces": {"quadratic": {"steps": 30}, "rosenbrock": {"steps": 50}}}}, mnist_root)
+    m, figures = run(exp)
     assert m["runs"] == 8 + 2 * 8 * 2  # one rate per optimizer on MNIST here, two on each surface
     for n in names:
         assert m[f"mnist_{n}_lr"] == opts[n]["lr"][1]
@@ -102,8 +102,8 @@ def test_activations(quick_params, mnist_root):
     exp = tiny(quick_params, "activations", {
         "model": {"prelu_hidden": [32], "depth": 6, "width": 32},
         "data": {"train_samples": 400, "val_samples": 200},
-        "evaluate": {"prelu_epochs": 2, "batch_size": 50, "init_seeds": 1, "saturation_batch": 128}})
-    m, figures = run(quick_params, mnist_root, exp)
+        "evaluate": {"prelu_epochs": 2, "batch_size": 50, "init_seeds": 1, "saturation_batch": 128}}, mnist_root)
+    m, figures = run(exp)
     assert m["sigmoid_grad_norm_ratio_first_to_last_hidden"] < 0.05      # vanishing through sigmoids
     assert 0.1 < m["relu_grad_norm_ratio_first_to_last_hidden"] < 10
     assert m["sigmoid_mean_derivative"] <= 0.25 < m["relu_mean_derivative"] < m["tanh_mean_derivative"] <= 1
@@ -125,8 +125,8 @@ def test_initialization(quick_params, mnist_root):
         "model": {"depth": 6, "width": 64},
         "data": {"train_samples": 300},
         # at width 64, Var(a_l) of ReLU units changes by 64 std^2 / 2 per layer: 0.08 and 5.1
-        "evaluate": {"constant_std": [0.05, 0.4], "batch_size": 50, "signal_batch": 200, "smoothing": 3}})
-    m, figures = run(quick_params, mnist_root, exp)
+        "evaluate": {"constant_std": [0.05, 0.4], "batch_size": 50, "signal_batch": 200, "smoothing": 3}}, mnist_root)
+    m, figures = run(exp)
     factor = {k[len("variance_factor_per_layer_"):]: v for k, v in m.items() if k.startswith("variance_factor")}
     assert 0.6 < factor["relu_he_normal"] < 1.6 and 0.6 < factor["relu_he_uniform"] < 1.6
     assert factor["relu_glorot_normal"] < 0.8 and factor["relu_lecun_uniform"] < 0.8   # ReLU halves 1/n_in
@@ -148,8 +148,8 @@ def test_regularization_comparison(quick_params, mnist_root):
         "model": {"hidden": [128, 128]},
         "data": {"train_samples": 300, "val_samples": 200},
         "evaluate": {"epochs": 8, "l1": {"lam": 1.0e-2}, "elastic_net": {"lam": 2.0e-2, "alpha": 0.5},
-                     "early_stopping": {"patience": 2}}})
-    m, figures = run(quick_params, mnist_root, exp)
+                     "early_stopping": {"patience": 2}}}, mnist_root)
+    m, figures = run(exp)
     variants = ("none", "l2", "l1", "elastic_net", "dropout", "early_stopping")
     assert m["l1_sparsity"] > m["l2_sparsity"] + 0.05 and m["l1_sparsity"] > m["none_sparsity"] + 0.05
     assert m["elastic_net_sparsity"] > m["none_sparsity"]

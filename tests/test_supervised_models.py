@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from dllaunchpad.config import load_params
+from dllaunchpad.pipeline.config import load_params
 from dllaunchpad.experiments import family_module
-from dllaunchpad.registry import Registry
+from dllaunchpad.pipeline.registry import Registry
 
 
 def dense(i, o):
@@ -57,18 +57,27 @@ EXPECTED["mnist_denoising_ae_lr1"] = EXPECTED["mnist_denoising_ae"]
 
 
 @pytest.fixture(scope="module")
-def registry():
-    from dllaunchpad.config import read_params
+def registry(tmp_path_factory):
+    """The full-scale registry in a root whose prepared RPS data is only its summary.json: the
+    CNN's input size comes from there (params.yaml's 128), no image is read."""
+    from dllaunchpad import io
+    from dllaunchpad.pipeline.config import read_params
     from conftest import REPO
 
     params = load_params(read_params(REPO / "params.yaml"), scale="full")
-    return params, Registry.from_params({**params, "skip_datasets": []})
+    root = tmp_path_factory.mktemp("models")
+    size = params["datasets"]["rps"]["preprocess"]["image_size"]
+    io.write_json(root / "data/processed/rps/summary.json", {
+        "dataset": "rps", "params": {"image_size": size, "train_fraction": 0.7, "max_per_split": None},
+        **{split: {"n": 0, "shape": [0, size, size, 3], "class_counts": [0, 0, 0]}
+           for split in ("train", "validation", "test")}})
+    return params, Registry.from_params({**params, "skip_datasets": []}, root=root)
 
 
 def build_model(registry, name):
-    params, reg = registry
+    _, reg = registry
     exp = reg.experiment(name)
-    return exp, family_module(exp.family).model(exp, params)
+    return exp, family_module(exp.family).model(exp)
 
 
 def test_hand_counts_match_the_printed_figures():

@@ -11,10 +11,10 @@ import pytest
 from PIL import Image
 
 from dllaunchpad import cli
-from dllaunchpad.config import load_params, read_params
-from dllaunchpad.predict import add_noise, denoise, load_module, read_digit
-from dllaunchpad.registry import Registry
-from dllaunchpad.train import train
+from dllaunchpad.pipeline.config import load_params, read_params
+from dllaunchpad.runners.predict import add_noise, denoise, read_digit
+from dllaunchpad.pipeline.registry import Registry
+from dllaunchpad.runners.train import load_trained, train
 
 from supervised_data import experiment, one_thread, write_synthetic_mnist
 
@@ -30,8 +30,8 @@ def root(tmp_path_factory):
     write_synthetic_mnist(root / "data/processed/mnist", n_train=400, n_test=50)
     params = load_params(read_params(root / "params.yaml"), scale="full")
     with one_thread():
-        train(experiment(params, "mnist_mlp", trainer={"epochs": 2}), params, root, progress=False)
-        train(experiment(params, "mnist_denoising_ae_lr1", trainer={"epochs": 1, "batch_size": 100}), params, root,
+        train(experiment(params, "mnist_mlp", trainer={"epochs": 2}).at(root), progress=False)
+        train(experiment(params, "mnist_denoising_ae_lr1", trainer={"epochs": 1, "batch_size": 100}).at(root),
               progress=False)
     return root
 
@@ -131,7 +131,7 @@ def test_autoencoder_writes_the_cleaned_image(root, digit, tmp_path, monkeypatch
         written = np.asarray(im)
     # The same as running the network by hand on the same seeded noise.
     params = load_params(read_params(root / "params.yaml"), scale="full")
-    exp = Registry.from_params(params).experiment("mnist_denoising_ae_lr1")
+    exp = Registry.from_params(params, root=root).experiment("mnist_denoising_ae_lr1")
     with one_thread():
-        expected = denoise(load_module(exp, params, root), add_noise(read_digit(path)[0], 0.28, 0))
+        expected = denoise(load_trained(exp), add_noise(read_digit(path)[0], 0.28, 0))
     np.testing.assert_array_equal(written, np.round(expected * 255).astype(np.uint8))

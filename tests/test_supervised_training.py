@@ -13,9 +13,9 @@ import pytest
 import torch
 from PIL import Image
 
-from dllaunchpad.config import load_params
-from dllaunchpad.evaluate import evaluate
-from dllaunchpad.train import load_trained, train
+from dllaunchpad.pipeline.config import load_params
+from dllaunchpad.runners.evaluate import evaluate
+from dllaunchpad.runners.train import load_trained, train
 
 from supervised_data import (experiment, one_thread, prepare_from_mirror, write_rps_zips,
                              write_synthetic_mnist)
@@ -30,14 +30,15 @@ def _one_thread():
 @pytest.fixture(scope="module")
 def params():
     from conftest import REPO
-    from dllaunchpad.config import read_params
+    from dllaunchpad.pipeline.config import read_params
 
     return load_params(read_params(REPO / "params.yaml"), scale="full")
 
 
-def run(exp, params, root):
-    info = train(exp, params, root, progress=False)
-    return info, evaluate(exp, params, root)
+def run(exp, root):
+    exp = exp.at(root)
+    info = train(exp, progress=False)
+    return info, evaluate(exp)
 
 
 def history(root, exp) -> list[dict]:
@@ -58,7 +59,7 @@ def test_iris_learns_and_the_checkpoint_reloads(params, tmp_path, mirror):
     prepare_from_mirror(mirror("iris"), "iris", tmp_path, params["datasets"]["iris"]["preprocess"])
     # A higher learning rate than the chapter's, so 60 epochs are enough to learn the species.
     exp = experiment(params, "iris_mlp", optimizer={"lr": 0.02}, trainer={"epochs": 60})
-    info, m = run(exp, params, tmp_path)
+    info, m = run(exp, tmp_path)
     assert info["epochs_run"] == 60 and m["history_epochs"] == 60
     assert m["test_examples"] == 30 and m["parameters"] == 55
     assert m["test_accuracy"] >= 0.9
@@ -74,8 +75,8 @@ def test_iris_learns_and_the_checkpoint_reloads(params, tmp_path, mirror):
     # The checkpoint is plain data and gives the same test metric after a reload.
     state = torch.load(tmp_path / exp.checkpoint, weights_only=True)
     assert any(k.endswith("weight") for k in state["state_dict"])
-    module, _ = load_trained(exp, params, tmp_path)
-    again = evaluate(exp, params, tmp_path)
+    module = load_trained(exp.at(tmp_path))
+    again = evaluate(exp.at(tmp_path))
     assert again["test_accuracy"] == m["test_accuracy"] and again["test_loss"] == m["test_loss"]
     with torch.no_grad():
         x = torch.from_numpy(np.load(tmp_path / "data/processed/iris/iris.npz")["x_test"])
@@ -88,7 +89,7 @@ def test_early_stopping_keeps_and_evaluates_the_best_epoch(params, tmp_path):
     patience, max_epochs = 1, 15
     exp = experiment(params, "mnist_early_stopping", trainer={
         "epochs": max_epochs, "batch_size": 100, "early_stopping": {"patience": patience}})
-    info, m = run(exp, params, tmp_path)
+    info, m = run(exp, tmp_path)
     rows = history(tmp_path, exp)
     val_loss = [float(r["val_loss"]) for r in rows]
     best = int(np.argmin(val_loss)) + 1
@@ -108,21 +109,21 @@ def test_early_stopping_keeps_and_evaluates_the_best_epoch(params, tmp_path):
 def test_l1_loss_includes_the_penalty_and_cnn_trains(params, tmp_path):
     write_synthetic_mnist(tmp_path / "data/processed/mnist", n_train=300, n_test=100)
     exp = experiment(params, "mnist_l1", trainer={"epochs": 2, "batch_size": 100})
-    _, m = run(exp, params, tmp_path)
+    _, m = run(exp, tmp_path)
     assert m["test_loss"] == pytest.approx(m["test_cross_entropy"] + m["l1_penalty"], rel=1e-6)
     assert m["l1_penalty"] > 0.1  # 1e-4 * sum|W| over ~700k Glorot weights is of order 1
     row = history(tmp_path, exp)[-1]
     assert float(row["val_loss"]) > float(row["val_cross_entropy"])
 
     cnn = experiment(params, "mnist_cnn", trainer={"epochs": 3, "batch_size": 50})
-    _, c = run(cnn, params, tmp_path)
+    _, c = run(cnn, tmp_path)
     assert c["parameters"] == 266986 and c["test_accuracy"] > 0.8
 
 
 def test_denoising_autoencoder_trains_and_draws_grids(params, tmp_path):
     write_synthetic_mnist(tmp_path / "data/processed/mnist", n_train=300, n_test=60)
     exp = experiment(params, "mnist_denoising_ae_lr1", trainer={"epochs": 2, "batch_size": 50})
-    _, m = run(exp, params, tmp_path)
+    _, m = run(exp, tmp_path)
     rows = history(tmp_path, exp)
     assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
     assert m["final_val_loss"] == pytest.approx(m["test_loss"], rel=1e-5)
@@ -135,7 +136,7 @@ def test_boston_cross_validation_runs_every_fold(params, tmp_path, mirror):
     prepare_from_mirror(mirror("boston"), "boston", tmp_path, params["datasets"]["boston"]["preprocess"])
     exp = experiment(params, "boston_mlp", trainer={"epochs": 8},
                      evaluate={"cv_epochs": 6, "plot_skip_epochs": 1})
-    info, m = run(exp, params, tmp_path)
+    info, m = run(exp, tmp_path)
     folds = [m[f"cv_fold_{i}_mae"] for i in range(1, 5)]
     assert m["cv_mean_mae"] == pytest.approx(np.mean(folds))
     assert len(set(folds)) == 4                     # four different models and validation folds
@@ -162,7 +163,7 @@ def test_sunspots_naive_forecast_and_report(params, tmp_path, mirror):
     assert by_hand == pytest.approx(0.4015, abs=5e-4)  # the "0.40 for the naive forecast"
 
     exp = experiment(params, "sunspots_gru", trainer={"epochs": 2})
-    _, m = run(exp, params, tmp_path)
+    _, m = run(exp, tmp_path)
     assert m["naive_test_mae"] == pytest.approx(by_hand, rel=1e-5)
     assert m["test_mae_sunspots"] == pytest.approx(m["test_mae"] * float(d["std"]))
     assert m["beats_naive"] is False and m["winner"] == "naive last-value forecast"  # 2 epochs: no chance
@@ -177,9 +178,9 @@ def test_rps_cnn_on_fixture_zips(params, tmp_path):
     write_rps_zips(raw)
     pp = {"image_size": 32, "train_fraction": 0.7, "max_per_split": None}
     datasets.prepare("rps", raw, tmp_path / "data/processed/rps", pp)
-    small = {**params, "datasets": {**params["datasets"], "rps": {**params["datasets"]["rps"], "preprocess": pp}}}
-    exp = experiment(small, "rps_cnn_2", trainer={"epochs": 6, "batch_size": 8})
-    info, m = run(exp, small, tmp_path)
+    # params.yaml says image_size 128: the model takes its input size from the prepared data (32).
+    exp = experiment(params, "rps_cnn_2", trainer={"epochs": 6, "batch_size": 8})
+    info, m = run(exp, tmp_path)
     assert m["test_examples"] == 24 and m["validation_examples"] == 18
     # 32 -> conv 30 -> pool 15 -> conv 13 -> pool 6: 6*6*32 features into Dense 128.
     assert m["parameters"] == (27 * 16 + 16) + (144 * 32 + 32) + (6 * 6 * 32 * 128 + 128) + (128 * 3 + 3)

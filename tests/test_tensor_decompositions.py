@@ -83,12 +83,12 @@ def test_bad_input_is_named():
 
 def test_sunspot_tensor_from_the_prepared_series(mirror, tmp_path):
     from dllaunchpad.datasets import prepare
-    from dllaunchpad.registry import Experiment
+    from dllaunchpad.pipeline.registry import Experiment
 
     prepare("sunspots", mirror("sunspots"), tmp_path / "data/processed/sunspots", {})
-    exp = Experiment("t", {"family": "tensor_decompositions", "dataset": "sunspots",
-                           "data": {"tensor": "sunspot_cycles", "period_years": 11}})
-    t, modes = td.build_tensor(exp, tmp_path)
+    exp = Experiment.resolve("t", {"family": "tensor_decompositions", "dataset": "sunspots",
+                                   "data": {"tensor": "sunspot_cycles", "period_years": 11}}, {"seed": 0}, tmp_path)
+    t, modes = td.build_tensor(exp)
     assert t.shape == (21, 11, 12) and modes.startswith("cycle")
     assert t[0, 0, 0] == pytest.approx(58.0)     # January 1749 in the raw CSV
     assert t.min() >= 0                          # sunspot numbers, back from the normalised series

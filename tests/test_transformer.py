@@ -11,9 +11,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dllaunchpad.experiments import transformer as T
-from dllaunchpad.models.transformer import (BOS, EOS, PAD, SPECIALS, MultiHeadAttention, Transformer,
-                                            sampling_probability, sinusoidal_positional_encoding,
-                                            smoothed_cross_entropy)
+from dllaunchpad.models.transformer import BOS, EOS, PAD, SPECIALS, MultiHeadAttention, Transformer, sampling_probability, sinusoidal_positional_encoding, smoothed_cross_entropy
 
 SPEC = {"d_model": 16, "heads": 4, "d_ff": 32, "layers": 2, "dropout": 0.0, "norm_first": True}
 

@@ -103,12 +103,20 @@ def trim_params(root: Path, *, datasets: list[str], experiments: list[str], **to
     return params
 
 
-def init_dvc(root: Path) -> None:
-    """DVC without git in the copy (the repository's .dvc/config comes with it)."""
-    run(["dvc", "config", "--local", "core.no_scm", "true"], root)
+def init_dvc(root: Path, git: bool = False) -> None:
+    """DVC without git in the copy (the repository's .dvc/config comes with it), or with a fresh
+    git repository holding one commit (DVC experiments need git)."""
+    if not git:
+        run(["dvc", "config", "--local", "core.no_scm", "true"], root)
+        return
+    run(["git", "init", "-q", "-b", "main"], root)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A"], root)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"], root)
+    run(["git", "config", "user.name", "launchpad tests"], root)
+    run(["git", "config", "user.email", "tests@localhost"], root)
 
 
-def make_copy(dst: Path, edit=None, **trim) -> Path:
+def make_copy(dst: Path, edit=None, git: bool = False, **trim) -> Path:
     """A working copy with a trimmed registry (see trim_params) and DVC ready. `edit(params)`
     may change params.yaml's content before it is trimmed."""
     if not MIRROR.is_dir():
@@ -120,7 +128,7 @@ def make_copy(dst: Path, edit=None, **trim) -> Path:
         write_params(dst, params)
     if trim:
         trim_params(dst, **trim)
-    init_dvc(dst)
+    init_dvc(dst, git=git)
     return dst
 
 
@@ -137,3 +145,8 @@ def ran_rules(snakemake_output: str) -> list[str]:
 def dvc_ran_stages(dvc_output: str) -> list[str]:
     """Stage names `dvc repro` ran, sorted."""
     return sorted(line.split("'")[1] for line in dvc_output.splitlines() if line.startswith("Running stage '"))
+
+
+def dvc_stages(root: Path) -> dict:
+    """dvc.yaml's stages in the working copy."""
+    return yaml.safe_load((root / "dvc.yaml").read_text())["stages"]

@@ -7,6 +7,7 @@
     dllaunchpad train <experiment>        models/<experiment>/, reports/history/<experiment>.csv
     dllaunchpad evaluate <experiment>     reports/metrics/<experiment>.json, reports/figures/<experiment>/
     dllaunchpad generate <experiment>     reports/music/<experiment>/ (entries with a generate: block)
+    dllaunchpad compare <entry>           reports/comparisons/<entry>/: the entry's variants side by side
     dllaunchpad report                    reports/index.html + reports/experiments/<experiment>.html
     dllaunchpad predict <exp> <image.png> an MNIST classifier's softmax scores for a 28x28 digit PNG,
                                           or the denoising autoencoder's cleaned image (--out)
@@ -32,8 +33,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .config import ParamsError, load_params
-from .registry import REPORT_HTML, Registry
+from dllaunchpad.pipeline.config import ParamsError, load_params
+from dllaunchpad.pipeline.registry import REPORT_HTML, Registry
 
 log = logging.getLogger("dllaunchpad")
 
@@ -57,11 +58,11 @@ def cmd_list(args) -> int:
     for ds in reg.datasets.values():
         state = "prepared" if (Path(ds.processed_dir) / "summary.json").exists() else (
             "fetched" if Path(ds.raw_dir).exists() else "-")
-        print(f"  {ds.name:<18} {state:<9} {ds.spec['description']}")
+        print(f"  {ds.name:<18} {state:<9} {ds.description}")
     for name in reg.skipped_datasets:
         print(f"  {name:<18} skipped   (skip_datasets)")
-    from .report.build import chapter_values
-    from .report.collect import headline, status
+    from dllaunchpad.report.build import chapter_values
+    from dllaunchpad.report.collect import headline, status
 
     values = chapter_values()
     print("experiments:")
@@ -84,7 +85,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_fetch(args) -> int:
-    from .fetch import main_fetch
+    from dllaunchpad.datasets.fetch import main_fetch
 
     params, reg = _registry(args)
     reg.dataset(args.dataset)  # unknown/skipped -> clear error
@@ -94,7 +95,7 @@ def cmd_fetch(args) -> int:
 
 
 def cmd_prepare(args) -> int:
-    from .datasets import prepare
+    from dllaunchpad.datasets import prepare
 
     params, reg = _registry(args)
     ds = reg.dataset(args.dataset)
@@ -104,46 +105,60 @@ def cmd_prepare(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .train import train
+    from dllaunchpad.runners.train import train
 
     params, reg = _registry(args)
-    info = train(reg.experiment(args.experiment), params, progress=_progress())
+    info = train(reg.experiment(args.experiment), progress=_progress())
     print(f"{args.experiment}: trained on {info['device']} in {info['train_seconds']:.1f} s")
     return 0
 
 
 def cmd_evaluate(args) -> int:
-    from .evaluate import evaluate
+    from dllaunchpad.runners.evaluate import evaluate
 
     params, reg = _registry(args)
-    metrics = evaluate(reg.experiment(args.experiment), params)
+    metrics = evaluate(reg.experiment(args.experiment))
     print(f"{args.experiment}: {metrics}")
     return 0
 
 
 def cmd_generate(args) -> int:
-    from .generate import generate
+    from dllaunchpad.runners.generate import generate
 
     params, reg = _registry(args)
-    summary = generate(reg.experiment(args.experiment), params)
+    summary = generate(reg.experiment(args.experiment))
     print(f"{args.experiment}: wrote {len(summary['tracks'])} track(s) into {reg.experiment(args.experiment).generated_dir}")
     return 0
 
 
+def cmd_compare(args) -> int:
+    from dllaunchpad.runners.compare import compare
+
+    params, reg = _registry(args)
+    if args.entry not in reg.comparisons:
+        raise KeyError(f"{args.entry!r} declares no variants; entries with variants: {', '.join(reg.comparisons) or 'none'}")
+    summary = compare(reg.comparisons[args.entry], reg)
+    print(f"{args.entry}: {len(summary['rows'])} variant(s) compared into {reg.comparisons[args.entry].out_dir}\n"
+          f"{summary['answer']}")
+    return 0
+
+
 def cmd_report(args) -> int:
-    from .config import read_params
-    from .report.build import build_report
+    from dllaunchpad.pipeline.config import read_params
+    from dllaunchpad.report.build import build_report
 
     params, reg = _registry(args)
     path = build_report(params, reg, raw_params=read_params(args.params))
-    print(f"report: {path} and {len(reg.report_outputs()) - 1} experiment pages in reports/experiments/")
+    print(f"report: {path} and {len(reg.stage('report').outputs) - 1} experiment pages in reports/experiments/")
     return 0
 
 
 def _experiment_targets(targets: list[str], reg: Registry, params: dict, unavailable: list[str]) -> tuple[list, list]:
-    """`run xor` -> xor's outputs (metrics, figures, generated music) as Snakemake targets.
-    Returns (targets for Snakemake, the experiment names among them). Anything else (files,
-    rules, options) passes through unchanged."""
+    """`run xor` -> xor's results (the outputs of its evaluate and generate stages, from the stage
+    table), `run mnist` -> the prepared dataset. Returns (targets for Snakemake, the experiment
+    names among them). Anything else (files, rules, options) passes through unchanged."""
+    from dllaunchpad.pipeline.stages import targets_of
+
     out, names = [], []
     for t in targets:
         spec = params["experiments"].get(t)
@@ -151,20 +166,18 @@ def _experiment_targets(targets: list[str], reg: Registry, params: dict, unavail
             raise KeyError(f"experiment {t!r} needs dataset {spec['dataset']!r}, which is left out (skip_datasets, "
                            f"or missing from the mirror); unset LAUNCHPAD_MIRROR and remove it from skip_datasets "
                            f"in params.yaml to download it")
+        found = targets_of(reg, t)
+        out += found if found is not None else [t]
         if t in reg.experiments:
-            exp = reg.experiments[t]
-            out += [exp.metrics, exp.figures_dir] + ([exp.generated_dir] if exp.generates else [])
             names.append(t)
-        else:
-            out.append(t)
     return out, names
 
 
 def cmd_predict(args) -> int:
-    from .predict import predict
+    from dllaunchpad.runners.predict import predict
 
     params, reg = _registry(args)
-    print(predict(reg.experiment(args.experiment), params, args.image, resize=args.resize, out=args.out,
+    print(predict(reg.experiment(args.experiment), args.image, resize=args.resize, out=args.out,
                   noise=args.noise, seed=args.seed))
     return 0
 
@@ -172,7 +185,7 @@ def cmd_predict(args) -> int:
 def cmd_run(args) -> int:
     """Snakemake, plus one convenience: with a local mirror that lacks a dataset (the shared
     mirror has no RPS), that dataset is left out, loudly, rather than failing the whole run."""
-    from .fetch import datasets_missing_from_mirror, mirror_from_env
+    from dllaunchpad.datasets.fetch import datasets_missing_from_mirror, mirror_from_env
 
     params, reg = _registry(args)
     # `.venv/bin/dllaunchpad run` without an activated venv (the README's first command): the
@@ -200,8 +213,8 @@ def cmd_run(args) -> int:
     if rc == 0 and names and not {"-n", "--dry-run", "--dryrun"} & set(targets):
         # The report rule needs every experiment; after a run of some, rewrite the pages from
         # what exists (the others say "not run").
-        from .config import read_params
-        from .report.build import build_report, page_path
+        from dllaunchpad.pipeline.config import read_params
+        from dllaunchpad.report.build import build_report, page_path
 
         skipped = sorted(set(reg.skipped_datasets) | set(missing))
         params = load_params(path=args.params, scale=args.scale, skip_datasets=skipped)
@@ -211,7 +224,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_dvc_yaml(args) -> int:
-    from .dvc_yaml import render
+    from dllaunchpad.pipeline.dvc_yaml import render
 
     text = render()
     path = Path("dvc.yaml")
@@ -221,7 +234,7 @@ def cmd_dvc_yaml(args) -> int:
             return 1
         print("dvc.yaml is up to date")
         return 0
-    from .io import write_text
+    from dllaunchpad.io import write_text
 
     write_text(path, text)
     print("wrote dvc.yaml")
@@ -229,7 +242,7 @@ def cmd_dvc_yaml(args) -> int:
 
 
 def cmd_dvc_sync(args) -> int:
-    from .agreement import sync_snakemake
+    from dllaunchpad.pipeline.agreement import sync_snakemake
 
     _registry(args)  # validate params.yaml first, like every command
     vouched = sync_snakemake(Path("."))
@@ -238,7 +251,7 @@ def cmd_dvc_sync(args) -> int:
 
 
 def _progress() -> bool:
-    from .progress import progress_enabled
+    from dllaunchpad.progress import progress_enabled
 
     return progress_enabled()
 
@@ -260,6 +273,9 @@ def parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=f"{name} one {arg}")
         sp.add_argument(arg)
         sp.set_defaults(fn=fn)
+    sp = sub.add_parser("compare", help="put an entry's variants side by side (reports/comparisons/<entry>/)")
+    sp.add_argument("entry", help="an experiment entry with a variants: block")
+    sp.set_defaults(fn=cmd_compare)
     sub.add_parser("report", help="build reports/index.html and reports/experiments/*.html").set_defaults(fn=cmd_report)
     sp = sub.add_parser("predict", help="classify a 28x28 digit PNG, or denoise it with the autoencoder")
     sp.add_argument("experiment", help="an MNIST classifier (e.g. mnist_cnn) or a denoising autoencoder")

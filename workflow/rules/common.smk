@@ -1,47 +1,49 @@
 # Shared set-up: validate params (stops here, naming the key, before any job starts), build the
-# registry, and the helpers every rule uses.
+# registry and its stage table, and the helpers that turn a table row into rule fields.
 
 import json
 
-from dllaunchpad.config import ParamsError, load_params
-from dllaunchpad.registry import REPORT_CODE, REPORT_HTML, Registry
+from dllaunchpad.pipeline.config import ParamsError, load_params
+from dllaunchpad.pipeline.dvc_yaml import refresh as refresh_dvc_yaml
+from dllaunchpad.pipeline.registry import REPORT_HTML, Registry
 
 try:
-    # Our validation first: its message names the key (experiments.xor.trainer.epochs).
+    # Our validation first: its message names the key (experiments.xor.trainer.epochs). The
+    # registry checks every family's module against the family contract (pipeline/family.py).
     P = load_params(config, path="params.yaml (with --config overrides)")
+    REG = Registry.from_params(P)
 except ParamsError as exc:
     raise WorkflowError(str(exc)) from None
 validate(config, "../schemas/params.schema.yaml")  # Snakemake's own check, same schema
 
-REG = Registry.from_params(P)
+STAGES = REG.stages()  # pipeline/stages.py: the one table; dvc.yaml is generated from it too
+refresh_dvc_yaml()  # so that a params.yaml edit is all it takes for DVC too
 SCALE = P["scale"]
-CLUSTER = P["cluster"]
 if REG.skipped_datasets:
     print(f"launchpad: leaving out datasets {list(REG.skipped_datasets)} (skip_datasets); "
           f"experiments left out: {list(REG.skipped_experiments) or 'none'}", file=sys.stderr)
 
-# Every rule calls the CLI with the scale Snakemake was given (it may come from --config).
-CLI = f"dllaunchpad --scale {SCALE}"
+
+def param_values(stage):
+    """The values of the params.yaml keys the stage reads, as one stable string, taken from the
+    config Snakemake was given (params.yaml plus --config): a change to any of them reruns the
+    job, as it does in DVC, which tracks the same keys."""
+    values = {}
+    for key in stage.params:
+        node = config
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        values[key] = node
+    return json.dumps(values, sort_keys=True)
 
 
-def as_param(obj):
-    """A stable string of a settings dict: Snakemake reruns a job when its params change."""
-    return json.dumps(obj, sort_keys=True)
-
-
-# `snakemake --report`: every figure sits under its chapter part (category) and experiment
-# (subcategory); captions are workflow/report/*.rst.
-from dllaunchpad.report.sections import group_of
-
-
-def report_category(exp):
-    return group_of(exp.chapter).title
-
-
-def report_subcategory(exp):
-    return f"{exp.chapter} {exp.name}"
-
-
-def figure_labels(exp):
-    """Labels of each figure of a report()-marked directory: the pattern's {name} wildcard."""
-    return lambda wildcards, experiment=exp.name: {"experiment": experiment, "figure": wildcards.name}
+def rule_output(out, stage):
+    """A table Output as a Snakemake output: directory() and report() where it says so."""
+    path = directory(out.path) if out.directory else out.path
+    if not out.report:
+        return path
+    spec = dict(out.report)
+    if spec.get("labels") == "figure":  # one label set per figure of a report()-marked folder
+        spec["labels"] = lambda wildcards, experiment=stage.target: {"experiment": experiment,
+                                                                      "figure": wildcards.name}
+    return report(path, **spec)

@@ -6,6 +6,6 @@
 
 
 onsuccess:
-    from dllaunchpad.agreement import record_snakemake_run
+    from dllaunchpad.pipeline.agreement import record_snakemake_run
 
     record_snakemake_run({job.rule.name for job in workflow.dag.jobs}, config)

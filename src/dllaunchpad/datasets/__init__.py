@@ -15,8 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from .. import io
-from . import boston, classical_piano, iris, mnist, rps, sunspots
+from dllaunchpad import io
+from dllaunchpad.datasets import boston, classical_piano, iris, mnist, rps, sunspots
 
 PREPARERS: dict[str, Callable[[Path, Path, dict], dict]] = {
     "mnist": mnist.prepare,

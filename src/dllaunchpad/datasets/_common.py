@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import io
+from dllaunchpad import io
 
 
 def params(pp: dict | None, defaults: dict, dataset: str) -> dict:

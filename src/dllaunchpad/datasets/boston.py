@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import load_npz, params, require, save_npz
+from dllaunchpad.datasets._common import load_npz, params, require, save_npz
 
 RAW_FILE = "boston_housing.npz"
 DEFAULTS = {"split_seed": 113, "test_split": 0.2, "folds": 4}

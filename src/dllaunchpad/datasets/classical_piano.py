@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._common import params
+from dllaunchpad.datasets._common import params
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def prepare(raw_dir: Path, out_dir: Path, pp: dict) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from .. import io as atomic
+    from dllaunchpad import io as atomic
 
     pp = params(pp, DEFAULTS, "classical_piano")
     sources = midi_sources(Path(raw_dir))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import load_npz, params, require, save_npz
+from dllaunchpad.datasets._common import load_npz, params, require, save_npz
 
 RAW_FILE = "iris.csv"
 DEFAULTS = {"permutation_seed": 2018, "train_rows": 120}

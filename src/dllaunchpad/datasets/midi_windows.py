@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..batches import TensorDataModule
+from dllaunchpad.training.batches import TensorDataModule
 
 FEATURES = ["pitch", "step", "duration"]
 
@@ -97,7 +97,7 @@ class MidiWindowDataModule(TensorDataModule):
 
     def __init__(self, processed_dir: Path, *, seq_length: int, val_fraction: float, batch_size: int,
                  seed: int, holdout: tuple[str, ...] = ()):
-        from .classical_piano import load_notes
+        from dllaunchpad.datasets.classical_piano import load_notes
 
         notes, lengths, files = corpus_arrays(load_notes(processed_dir), exclude=holdout)
         windows = NoteWindows(torch.from_numpy(notes), torch.from_numpy(window_starts(lengths, seq_length)),

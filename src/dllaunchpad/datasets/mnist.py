@@ -12,14 +12,14 @@ order (or the sorted subset, see ``train_samples``/``test_samples``):
 
 from __future__ import annotations
 
-import gzip
 import logging
 import time
 from pathlib import Path
 
 import numpy as np
 
-from ._common import params, require, save_npz
+from dllaunchpad.datasets._common import params, require, save_npz
+from dllaunchpad.datasets.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx, read_idx_pair  # noqa: F401 (API)
 
 log = logging.getLogger(__name__)
 
@@ -28,35 +28,7 @@ FILES = {
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
 SPLIT_IDS = {"train": 0, "test": 1}  # stream ids for the seeded generators
-IMAGES_MAGIC, LABELS_MAGIC = 0x00000803, 0x00000801  # unsigned bytes, 3 resp. 1 dimensions
 DEFAULTS = {"noise_factor": 0.4, "noise_seed": 1, "train_samples": None, "test_samples": None}
-
-
-def read_idx(path: Path, magic: int) -> np.ndarray:
-    """A gzipped idx file as a uint8 array; a malformed file is a ValueError that names it."""
-    try:
-        with gzip.open(path, "rb") as f:
-            data = f.read()
-    except (OSError, EOFError) as e:  # not gzip, truncated stream, ...
-        raise ValueError(f"{path}: not a readable gzip file ({e})") from e
-    if len(data) < 4 or int.from_bytes(data[:4], "big") != magic:
-        found = data[:4].hex() or "nothing"
-        raise ValueError(f"{path}: bad idx magic number 0x{found}, expected 0x{magic:08x}")
-    ndim = magic & 0xFF
-    header = 4 + 4 * ndim
-    shape = tuple(int.from_bytes(data[4 + 4 * k:8 + 4 * k], "big") for k in range(ndim))
-    if len(data) != header + int(np.prod(shape)):
-        raise ValueError(f"{path}: {len(data) - header} data bytes, header announces shape {shape}")
-    return np.frombuffer(data, np.uint8, offset=header).reshape(shape)
-
-
-def read_idx_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    images, labels = read_idx(images_path, IMAGES_MAGIC), read_idx(labels_path, LABELS_MAGIC)
-    if images.shape[1:] != (28, 28):
-        raise ValueError(f"{images_path}: images are {images.shape[1:]}, expected (28, 28)")
-    if len(images) != len(labels):
-        raise ValueError(f"{images_path} has {len(images)} images but {labels_path} {len(labels)} labels")
-    return images, labels
 
 
 def add_noise(x: np.ndarray, noise_factor: float, rng: np.random.Generator) -> np.ndarray:
@@ -76,7 +48,7 @@ def subset(n: int, k: int | None, rng: np.random.Generator) -> np.ndarray:
 
 
 def prepare(raw_dir: Path, out_dir: Path, pp: dict) -> dict:
-    from . import tfds_builders
+    import dllaunchpad.datasets.tfds_builders as tfds_builders
 
     pp = params(pp, DEFAULTS, "mnist")
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import params, save_npz
+from dllaunchpad.datasets._common import params, save_npz
 
 ZIPS = {"train": "rps.zip", "test": "rps-test-set.zip"}
 DEFAULTS = {"image_size": 128, "train_fraction": 0.7, "max_per_split": None}
@@ -44,7 +44,7 @@ def resize(image: np.ndarray, size: int) -> np.ndarray:
 
 
 def prepare(raw_dir: Path, out_dir: Path, pp: dict) -> dict:
-    from . import tfds_builders
+    import dllaunchpad.datasets.tfds_builders as tfds_builders
 
     pp = params(pp, DEFAULTS, "rps")
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import load_npz, params, require, save_npz
+from dllaunchpad.datasets._common import load_npz, params, require, save_npz
 
 RAW_FILE = "monthly-sunspots.csv"
 DEFAULTS = {"input_length": 100, "train_fraction": 0.8}

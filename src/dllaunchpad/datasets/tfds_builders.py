@@ -70,7 +70,7 @@ class MnistIdx(tfds.core.GeneratorBasedBuilder):
         return {split: self._generate_examples(split) for split in self._files}
 
     def _generate_examples(self, split):
-        from .mnist import read_idx_pair
+        from dllaunchpad.datasets.idx import read_idx_pair
 
         images, labels = read_idx_pair(*self._files[split])
         indices = self._indices.get(split)

@@ -1,14 +1,13 @@
 """One module per experiment family (params.yaml `family:`).
 
-A family module provides:
+What a family module defines is the contract in ``pipeline/family.py`` (``evaluate`` always;
+``build`` and ``model`` when its entries train; ``generate`` for a ``generate:`` block;
+optionally ``callbacks``), checked when the registry loads. Every hook receives a resolved
+``Experiment`` (settings, seed, data folder, root), never the raw params.
 
-- ``build(exp, params, root) -> (LightningModule, LightningDataModule)`` when the experiment
-  trains (its entry has a ``trainer:`` block); train.py runs it;
-- ``evaluate(exp, params, root, module, figures_dir) -> dict`` of flat metrics, writing its
-  figures into ``figures_dir``. ``module`` is the trained module (None for compute-only
-  families such as tensor_products).
-
-Modules are imported on demand so that a stage only loads what it uses.
+A new family is this one module plus its settings schema,
+``workflow/schemas/families/<family>.schema.yaml``. Modules are imported on demand, so that a
+stage only loads what it uses.
 """
 
 from __future__ import annotations

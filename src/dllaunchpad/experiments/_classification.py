@@ -27,7 +27,7 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:
 
 
 def confusion_figure(counts: np.ndarray, classes: list[str], path: Path, title: str) -> None:
-    from ..report.figures import pyplot, save
+    from dllaunchpad.analysis.figures import pyplot, save
 
     plt = pyplot()
     k = len(classes)
@@ -54,7 +54,7 @@ def confusion_csv(counts: np.ndarray, classes: list[str]) -> str:
 
 def image_grid(images: np.ndarray, captions: list[str], path: Path, title: str, cols: int = 8) -> None:
     """images (n, H, W) grayscale or (n, H, W, 3) RGB in [0, 1]; at most 4 rows of `cols`."""
-    from ..report.figures import pyplot, save
+    from dllaunchpad.analysis.figures import pyplot, save
 
     plt = pyplot()
     n = len(images)
@@ -80,12 +80,12 @@ def history_metrics(history: dict[str, list[float]]) -> dict:
     return out
 
 
-def report(exp, root: Path, module, x_test: torch.Tensor, y_test: torch.Tensor, classes: list[str],
+def report(exp, module, x_test: torch.Tensor, y_test: torch.Tensor, classes: list[str],
            figures_dir: Path, images: np.ndarray | None = None, grid_size: int = 16) -> dict:
     """Metrics and figures for a trained classifier on (x_test, y_test); `images` (n, H, W[, 3])
     in [0, 1] are drawn in the correct/incorrect grids when given."""
-    from .. import io
-    from ..report.figures import curves, read_history
+    from dllaunchpad import io
+    from dllaunchpad.analysis.figures import curves, read_history
 
     logits = predict_logits(module, x_test)
     pred = logits.argmax(1).numpy()
@@ -96,7 +96,7 @@ def report(exp, root: Path, module, x_test: torch.Tensor, y_test: torch.Tensor, 
                      f"{exp.name}: confusion matrix on the {len(truth)} test examples")
     io.write_text(figures_dir / "confusion_matrix.csv", confusion_csv(counts, classes))
 
-    history = read_history(root / exp.history)
+    history = read_history(exp.path(exp.history))
     curves(figures_dir / "accuracy.png", history, ["train_accuracy", "val_accuracy"], "accuracy",
            f"{exp.name}: accuracy per epoch", labels={"train_accuracy": "training", "val_accuracy": "validation"})
     curves(figures_dir / "loss.png", history, ["train_loss", "val_loss"], "loss (cross-entropy + penalty)",

@@ -3,12 +3,12 @@ optimizer_comparison, regularization_comparison): MNIST splits as tensors, and f
 classifier with the project's runner.
 
 Why those families are compute-only (no `trainer:` block, so the DAG runs only their evaluate
-stage) and call `train.fit` once per model from inside `evaluate`:
+stage) and call `fit` (dllaunchpad.training.fit) once per model from inside `evaluate`:
 
 - each experiment's result is a *comparison* of many small models (8 optimizers x a learning-
   rate sweep, 6 regularisers, 16 initialisations), while a train stage produces one checkpoint
   of one model;
-- `train.fit` is the one runner: every model gets its seeding, deterministic Trainer, per-epoch
+- `fit` is the one training loop: every model gets its seeding, deterministic Trainer, per-epoch
   history, early stopping and best-weights restore (the early-stopping variant needs exactly
   that), so no training loop is written twice. Its cost is about 0.1 s per model on CPU
   (measured against a bare loop), small next to the models' compute.
@@ -23,33 +23,33 @@ import contextlib
 import logging
 import math
 import warnings
-from pathlib import Path
 from typing import Callable
 
 import lightning as L
 import numpy as np
 import torch
 
-from .. import train
-from ..batches import TensorDataModule
-from ..datasets import mnist
+from dllaunchpad.training.fit import fit
+from dllaunchpad.training.batches import TensorDataModule
+from dllaunchpad.datasets import mnist
 
 
-def mnist_splits(root: Path, exp, params: dict) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """{train, val, test}: (x (N, 28, 28) float32 in [0, 1], y int64) from the prepared MNIST.
+def mnist_splits(exp) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """{train, val, test}: (x (N, 28, 28) float32 in [0, 1], y int64) from the prepared MNIST
+    (exp.data_dir, i.e. exp.root / data/processed/<dataset>).
 
     `data:` settings: train_samples / val_samples are drawn without overlap from the training
     split by a permutation seeded with the experiment's seed (null train_samples = all that
     val_samples leaves); test_samples takes the first of the test split (null = all)."""
     data = exp.spec.get("data", {})
-    processed = Path(root) / "data" / "processed" / exp.dataset
+    processed = exp.data_dir
     x, y = mnist.load(processed, "train")
     n_val = int(data.get("val_samples", 0))
     n_train = data.get("train_samples") or len(x) - n_val
     if n_train + n_val > len(x):
         raise ValueError(f"experiments.{exp.name}.data: train_samples + val_samples = {n_train + n_val} "
                          f"but the prepared MNIST training split has {len(x)} images")
-    order = np.random.default_rng(train.experiment_seed(exp, params)).permutation(len(x))
+    order = np.random.default_rng(exp.seed).permutation(len(x))
     pick = {"train": order[:n_train], "val": order[n_train:n_train + n_val]}
     splits = {k: (torch.from_numpy(x[idx]), torch.from_numpy(y[idx])) for k, idx in pick.items() if len(idx)}
     xt, yt = mnist.load(processed, "test")
@@ -101,7 +101,7 @@ def one_thread():
 
 def fit_model(build: Callable[[], L.LightningModule], splits: dict, *, epochs: int, batch_size: int, seed: int,
               want_gpu: bool = False, early_stopping: dict | None = None, callbacks: list | None = None) -> dict:
-    """Seed, build the model (so its initialisation is seeded), and train it with train.fit.
+    """Seed, build the model (so its initialisation is seeded), and train it with training.fit.fit.
 
     Returns {"model", "history" (per-epoch rows), "step_losses", "seconds", "epochs_run",
     "best_epoch"}. With `early_stopping` ({monitor, patience, min_delta?, mode?}) the best
@@ -114,7 +114,7 @@ def fit_model(build: Callable[[], L.LightningModule], splits: dict, *, epochs: i
         trainer_cfg["early_stopping"] = {**early_stopping, "restore_best": True}
     steps = StepLosses()
     with quiet_lightning():
-        result = train.fit(model, datamodule, trainer_cfg, seed=None, want_gpu=want_gpu,
+        result = fit(model, datamodule, trainer_cfg, seed=None, want_gpu=want_gpu,
                            extra_callbacks=[steps, *(callbacks or [])])
     best = result["best"]
     if best is not None and best.state is not None:

@@ -13,7 +13,7 @@
   by which backpropagation multiplies the gradient at each layer. Sigmoid's a' <= 1/4 shrinks
   it layer after layer (the vanishing gradient, footnote 29).
 
-Compute-only family (see _many_models for why the PReLU net is trained with train.fit here).
+Compute-only family (see _many_models for why the PReLU net is trained with training.fit here).
 """
 
 from __future__ import annotations
@@ -25,10 +25,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..models.activations import ACTIVATIONS, GeneralizedReLU, derivative, make_activation
-from ..models.configurable_mlp import ConfigurableMLP, evaluate_split
-from ..train import experiment_seed
-from ._many_models import fit_model, mnist_splits, one_thread
+from dllaunchpad.models.activations import ACTIVATIONS, GeneralizedReLU, derivative, make_activation
+from dllaunchpad.models.configurable_mlp import ConfigurableMLP, evaluate_split
+from dllaunchpad.experiments._many_models import fit_model, mnist_splits, one_thread
 
 TITLES = {"relu": "ReLU", "leaky_relu": "leaky ReLU (α = 0.01)", "abs": "absolute value (α = -1)",
           "prelu": "parametric ReLU", "sigmoid": "sigmoid", "tanh": "tanh"}
@@ -50,21 +49,21 @@ class AlphaHistory(L.Callback):
         self._record(pl_module)
 
 
-def train_prelu(exp, params, splits: dict) -> dict:
+def train_prelu(exp, splits: dict) -> dict:
     settings = exp.spec["evaluate"]
     history = AlphaHistory()
     run = fit_model(lambda: ConfigurableMLP(exp.spec["model"]["prelu_hidden"], exp.spec["optimizer"], activation="prelu"),
                     splits, epochs=settings["prelu_epochs"], batch_size=settings["batch_size"],
-                    seed=experiment_seed(exp, params), want_gpu=exp.gpu, callbacks=[history])
+                    seed=exp.seed, want_gpu=exp.gpu, callbacks=[history])
     return {**run, "alphas": np.array(history.alphas), "val": evaluate_split(run["model"], *splits["val"])}
 
 
-def saturation(exp, params, x: torch.Tensor, y: torch.Tensor) -> dict[str, dict[str, np.ndarray]]:
+def saturation(exp, x: torch.Tensor, y: torch.Tensor) -> dict[str, dict[str, np.ndarray]]:
     """Per activation: gradient norms of each layer's weights (hidden layers then the output)
     and the mean |a'(z_l)| per hidden layer, at initialisation, averaged over seeds."""
     model_cfg, settings = exp.spec["model"], exp.spec["evaluate"]
     hidden = [model_cfg["width"]] * model_cfg["depth"]
-    seed0 = experiment_seed(exp, params)
+    seed0 = exp.seed
     out = {}
     for name in settings["saturation_activations"]:
         norms, slopes = [], []
@@ -81,7 +80,7 @@ def saturation(exp, params, x: torch.Tensor, y: torch.Tensor) -> dict[str, dict[
 
 
 def plot_functions(learned_alpha: float, path: Path) -> dict[str, np.ndarray]:
-    from ..report.figures import OKABE_ITO, pyplot, save
+    from dllaunchpad.analysis.figures import OKABE_ITO, pyplot, save
 
     plt = pyplot()
     z = torch.linspace(-4, 4, 401)
@@ -110,7 +109,7 @@ def plot_functions(learned_alpha: float, path: Path) -> dict[str, np.ndarray]:
 
 
 def plot_alphas(alphas: np.ndarray, path: Path) -> None:
-    from ..report.figures import pyplot, save
+    from dllaunchpad.analysis.figures import pyplot, save
 
     plt = pyplot()
     fig, ax = plt.subplots()
@@ -126,7 +125,7 @@ def plot_alphas(alphas: np.ndarray, path: Path) -> None:
 
 
 def plot_saturation(sat: dict, depth: int, width: int, path: Path) -> None:
-    from ..report.figures import pyplot, save
+    from dllaunchpad.analysis.figures import pyplot, save
 
     plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
@@ -146,21 +145,21 @@ def plot_saturation(sat: dict, depth: int, width: int, path: Path) -> None:
     save(fig, path)
 
 
-def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
+def evaluate(exp, module, figures_dir: Path) -> dict:
     with one_thread():
-        return _evaluate(exp, params, Path(root), figures_dir)
+        return _evaluate(exp, figures_dir)
 
 
-def _evaluate(exp, params, root: Path, figures_dir: Path) -> dict:
+def _evaluate(exp, figures_dir: Path) -> dict:
     settings, model_cfg = exp.spec["evaluate"], exp.spec["model"]
-    splits = mnist_splits(root, exp, params)
-    prelu = train_prelu(exp, params, splits)
+    splits = mnist_splits(exp)
+    prelu = train_prelu(exp, splits)
     first_alpha = float(prelu["alphas"][-1, 0])
     series = plot_functions(first_alpha, figures_dir / "functions.png")
     plot_alphas(prelu["alphas"], figures_dir / "prelu_alpha.png")
 
     x, y = (t[:settings["saturation_batch"]] for t in splits["train"])
-    sat = saturation(exp, params, x, y)
+    sat = saturation(exp, x, y)
     plot_saturation(sat, model_cfg["depth"], model_cfg["width"], figures_dir / "saturation.png")
     np.savez_compressed(figures_dir / "series.npz", prelu_alphas=prelu["alphas"], **series,
                         **{f"{n}_{k}": v for n, s in sat.items() for k, v in s.items()})

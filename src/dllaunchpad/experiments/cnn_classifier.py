@@ -18,29 +18,44 @@ kernel_size (default 3)}.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..batches import TensorDataModule
-from ..models.cnn_classifier import CNNClassifier
-from . import _classification
+from dllaunchpad.training.batches import TensorDataModule
+from dllaunchpad.models.cnn_classifier import CNNClassifier
+from dllaunchpad.experiments import _classification
 
 RPS_CLASSES = ["rock", "paper", "scissors"]
 
 
-def _shape(exp, params) -> tuple[int, int, int]:
+def _check_dataset(exp) -> None:
+    if exp.dataset not in ("mnist", "rps"):
+        raise ValueError(f"{exp.name}: family cnn_classifier reads mnist or rps, not {exp.dataset!r}")
+
+
+def rps_image_size(data_dir: Path) -> int:
+    """The side S of the prepared RPS images, from the preparation's summary.json (the
+    `image_size` it resized to, the S of its (N, S, S, 3) arrays): no image is read."""
+    path = Path(data_dir) / "summary.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no prepared RPS data (the model's input size is read from it); "
+                                "prepare the rps dataset first (its preprocess stage)")
+    return int(json.loads(path.read_text())["params"]["image_size"])
+
+
+def _shape(exp) -> tuple[int, int, int]:
     """(channels, image size, classes) of the experiment's dataset."""
+    _check_dataset(exp)
     if exp.dataset == "mnist":
         return 1, 28, 10
-    if exp.dataset == "rps":
-        return 3, int(params["datasets"]["rps"]["preprocess"]["image_size"]), 3
-    raise ValueError(f"{exp.name}: family cnn_classifier reads mnist or rps, not {exp.dataset!r}")
+    return 3, rps_image_size(exp.data_dir), 3
 
 
-def model(exp, params) -> CNNClassifier:
-    channels, size, n_classes = _shape(exp, params)
+def model(exp) -> CNNClassifier:
+    channels, size, n_classes = _shape(exp)
     m = exp.spec["model"]
     return CNNClassifier(channels, size, m["filters"], m["pool"], m["dense"], n_classes, exp.spec["optimizer"],
                          kernel_size=m.get("kernel_size", 3))
@@ -52,19 +67,19 @@ def to_nchw(x: np.ndarray) -> torch.Tensor:
     return t.unsqueeze(1) if t.ndim == 3 else t.permute(0, 3, 1, 2).contiguous()
 
 
-def load_data(exp, params, root: Path) -> dict:
+def load_data(exp) -> dict:
     """{split: (x NCHW float32, y int64)} for train, val, test, plus class names and the test
-    images in display layout."""
-    _shape(exp, params)  # names the dataset when it is not one we read
-    processed = Path(root) / "data" / "processed" / exp.dataset
+    images in display layout, from the experiment's prepared data (exp.data_dir)."""
+    _check_dataset(exp)  # names the dataset when it is not one we read
+    processed = exp.data_dir
     if exp.dataset == "mnist":
-        from ..datasets import mnist
+        from dllaunchpad.datasets import mnist
 
         raw = {"train": mnist.load(processed, "train"), "test": mnist.load(processed, "test")}
         raw["val"] = raw["test"]  # the chapter validates on the test set
         classes = [str(d) for d in range(10)]
     else:
-        from ..datasets import rps
+        from dllaunchpad.datasets import rps
 
         raw = {"train": rps.load(processed, "train"), "val": rps.load(processed, "validation"),
                "test": rps.load(processed, "test")}
@@ -75,17 +90,17 @@ def load_data(exp, params, root: Path) -> dict:
     return out
 
 
-def build(exp, params, root: Path):
-    data = load_data(exp, params, root)
+def build(exp):
+    data = load_data(exp)
     dm = TensorDataModule(data["train"], val=data["val"], batch_size=exp.spec["trainer"]["batch_size"],
-                          seed=exp.spec.get("seed", params["seed"]))
-    return model(exp, params), dm
+                          seed=exp.seed)
+    return model(exp), dm
 
 
-def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
-    data = load_data(exp, params, root)
+def evaluate(exp, module, figures_dir: Path) -> dict:
+    data = load_data(exp)
     x_test, y_test = data["test"]
-    metrics = _classification.report(exp, root, module, x_test, y_test, data["classes"], figures_dir,
+    metrics = _classification.report(exp, module, x_test, y_test, data["classes"], figures_dir,
                                      images=data["test_images"])
     if exp.dataset == "rps":
         metrics["validation_examples"] = int(len(data["val"][1]))

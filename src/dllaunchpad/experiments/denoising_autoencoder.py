@@ -22,28 +22,34 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..batches import TensorDataModule
-from ..models.denoising_autoencoder import DenoisingAutoencoder
+from dllaunchpad.training.batches import TensorDataModule
+from dllaunchpad.models.denoising_autoencoder import DenoisingAutoencoder
 
 
-def model(exp, params) -> DenoisingAutoencoder:
+def _check_dataset(exp) -> None:
     if exp.dataset != "mnist":
         raise ValueError(f"{exp.name}: family denoising_autoencoder reads mnist, not {exp.dataset!r}")
+
+
+def model(exp) -> DenoisingAutoencoder:
+    _check_dataset(exp)
     return DenoisingAutoencoder(exp.spec["optimizer"], filters=exp.spec.get("model", {}).get("filters", 32))
 
 
-def load_data(root: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """(noisy, clean) as (N, 1, 28, 28) float32 tensors in [0, 1]."""
-    from ..datasets import mnist
+def load_data(exp, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(noisy, clean) as (N, 1, 28, 28) float32 tensors in [0, 1], from the prepared MNIST
+    (exp.data_dir)."""
+    from dllaunchpad.datasets import mnist
 
-    noisy, clean = mnist.load_noisy(Path(root) / "data" / "processed" / "mnist", split)
+    _check_dataset(exp)
+    noisy, clean = mnist.load_noisy(exp.data_dir, split)
     return torch.from_numpy(noisy).unsqueeze(1), torch.from_numpy(clean).unsqueeze(1)
 
 
-def build(exp, params, root: Path):
-    dm = TensorDataModule(load_data(root, "train"), val=load_data(root, "test"),
-                          batch_size=exp.spec["trainer"]["batch_size"], seed=exp.spec.get("seed", params["seed"]))
-    return model(exp, params), dm
+def build(exp):
+    dm = TensorDataModule(load_data(exp, "train"), val=load_data(exp, "test"),
+                          batch_size=exp.spec["trainer"]["batch_size"], seed=exp.seed)
+    return model(exp), dm
 
 
 @torch.no_grad()
@@ -55,7 +61,7 @@ def denoise_logits(module, noisy: torch.Tensor, batch_size: int = 1000) -> torch
 
 
 def _grid(noisy: np.ndarray, denoised: np.ndarray, clean: np.ndarray, path: Path, title: str) -> None:
-    from ..report.figures import pyplot, save
+    from dllaunchpad.analysis.figures import pyplot, save
 
     plt = pyplot()
     n = len(noisy)
@@ -72,17 +78,17 @@ def _grid(noisy: np.ndarray, denoised: np.ndarray, clean: np.ndarray, path: Path
     save(fig, path)
 
 
-def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
-    from ..report.figures import curves, read_history
+def evaluate(exp, module, figures_dir: Path) -> dict:
+    from dllaunchpad.analysis.figures import curves, read_history
 
-    noisy, clean = load_data(root, "test")
+    noisy, clean = load_data(exp, "test")
     logits = denoise_logits(module, noisy)
     denoised = torch.sigmoid(logits)
     n = int(exp.spec.get("evaluate", {}).get("examples", 8))
     lr = exp.spec["optimizer"]["lr"]
     _grid(noisy[:n, 0].numpy(), denoised[:n, 0].numpy(), clean[:n, 0].numpy(), figures_dir / "denoising_grid.png",
           f"{exp.name}: first {n} test digits (Adadelta lr {lr:g})")
-    history = read_history(root / exp.history)
+    history = read_history(exp.path(exp.history))
     curves(figures_dir / "loss.png", history, ["train_loss", "val_loss"], "binary cross-entropy",
            f"{exp.name}: loss per epoch (Adadelta lr {lr:g})",
            labels={"train_loss": "training", "val_loss": "validation (test set)"})

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..batches import TensorDataModule
-from ..models.dense_autoencoder import AutoencoderSet
+from dllaunchpad.training.batches import TensorDataModule
+from dllaunchpad.models.dense_autoencoder import AutoencoderSet
 
 
 def compared_with_pca(spec: dict) -> bool:
@@ -30,17 +30,21 @@ def compared_with_pca(spec: dict) -> bool:
     return not spec.get("sparsity") and spec["code_activation"] != "sigmoid"
 
 
-def _images(exp, root: Path, split: str) -> torch.Tensor:
-    from ..datasets import mnist
+def _images(exp, split: str) -> torch.Tensor:
+    from dllaunchpad.datasets import mnist
 
-    x, _ = mnist.load(Path(root) / "data" / "processed" / exp.dataset, split)
+    x, _ = mnist.load(exp.data_dir, split)
     return torch.from_numpy(x)
 
 
-def build(exp, params, root: Path):
-    module = AutoencoderSet(exp.spec["model"]["variants"], exp.spec["optimizer"])
-    dm = TensorDataModule((_images(exp, root, "train"),), val=(_images(exp, root, "test"),),
-                          batch_size=exp.spec["trainer"]["batch_size"], seed=exp.spec.get("seed", params["seed"]))
+def model(exp) -> AutoencoderSet:
+    return AutoencoderSet(exp.spec["model"]["variants"], exp.spec["optimizer"])
+
+
+def build(exp):
+    module = model(exp)
+    dm = TensorDataModule((_images(exp, "train"),), val=(_images(exp, "test"),),
+                          batch_size=exp.spec["trainer"]["batch_size"], seed=exp.seed)
     return module, dm
 
 
@@ -70,8 +74,8 @@ class PCA:
         return np.array([(total - captured[k - 1]) / flat.shape[1] for k in ks])
 
 
-def _figures(exp, root: Path, figures_dir: Path, module, x_test: torch.Tensor, pca: PCA, stats: dict) -> None:
-    from ..report.figures import curves, pyplot, read_history, save
+def _figures(exp, figures_dir: Path, module, x_test: torch.Tensor, pca: PCA, stats: dict) -> None:
+    from dllaunchpad.analysis.figures import curves, pyplot, read_history, save
 
     plt = pyplot()
     variants = exp.spec["model"]["variants"]
@@ -136,13 +140,13 @@ def _figures(exp, root: Path, figures_dir: Path, module, x_test: torch.Tensor, p
             fig.suptitle(f"Encoder weights of the first 64 code units: {name}")
             save(fig, figures_dir / f"features_{name}.png")
 
-    history = read_history(root / exp.history)
+    history = read_history(exp.path(exp.history))
     curves(figures_dir / "val_mse.png", history, [f"val_{v}_mse" for v in variants], "test MSE per pixel",
            "Reconstruction error per epoch", labels={f"val_{v}_mse": v for v in variants}, logy=True)
 
 
-def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
-    x_train, x_test = _images(exp, root, "train"), _images(exp, root, "test")
+def evaluate(exp, module, figures_dir: Path) -> dict:
+    x_train, x_test = _images(exp, "train"), _images(exp, "test")
     pca = PCA(x_train.numpy())
     variants = exp.spec["model"]["variants"]
     stats, metrics = {}, {}
@@ -161,5 +165,5 @@ def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
                 metrics[f"{name}_activations_below_0p05"] = round(float((h < 0.05).float().mean()), 4)
                 if spec.get("sparsity", {}).get("penalty") == "kl":
                     metrics[f"{name}_target_rho"] = spec["sparsity"]["rho"]
-    _figures(exp, root, figures_dir, module, x_test, pca, stats)
+    _figures(exp, figures_dir, module, x_test, pca, stats)
     return metrics

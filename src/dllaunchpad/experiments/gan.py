@@ -22,21 +22,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..batches import TensorDataModule
-from ..models.gan import GANSet, class_entropy, to_unit
+from dllaunchpad.training.batches import TensorDataModule
+from dllaunchpad.models.gan import GANSet, class_entropy, to_unit
 
 
-def _data(exp, root: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    from ..datasets import mnist
+def _data(exp, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    from dllaunchpad.datasets import mnist
 
-    x, y = mnist.load(Path(root) / "data" / "processed" / exp.dataset, split)
+    x, y = mnist.load(exp.data_dir, split)
     return torch.from_numpy(x), torch.from_numpy(y)
 
 
-def build(exp, params, root: Path):
-    seed = int(exp.spec.get("seed", params["seed"]))
-    module = GANSet(exp.spec["model"], exp.spec["optimizer"], exp.spec["trainer"]["epochs"], seed)
-    dm = TensorDataModule(_data(exp, root, "train"), batch_size=exp.spec["trainer"]["batch_size"], seed=seed)
+def model(exp) -> GANSet:
+    return GANSet(exp.spec["model"], exp.spec["optimizer"], exp.spec["trainer"]["epochs"], exp.seed)
+
+
+def build(exp):
+    module = model(exp)
+    dm = TensorDataModule(_data(exp, "train"), batch_size=exp.spec["trainer"]["batch_size"], seed=exp.seed)
     return module, dm
 
 
@@ -62,8 +65,8 @@ def _grid(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return images[:rows * cols].reshape(rows, cols, 28, 28).transpose(0, 2, 1, 3).reshape(rows * 28, cols * 28)
 
 
-def _figures(exp, root: Path, module, samples: dict, stats: dict, real_share: np.ndarray, figures_dir: Path) -> None:
-    from ..report.figures import OKABE_ITO, pyplot, read_history, save
+def _figures(exp, module, samples: dict, stats: dict, real_share: np.ndarray, figures_dir: Path) -> None:
+    from dllaunchpad.analysis.figures import OKABE_ITO, pyplot, read_history, save
 
     plt = pyplot()
     names = list(module.gans)
@@ -89,7 +92,7 @@ def _figures(exp, root: Path, module, samples: dict, stats: dict, real_share: np
         ax.set_title(f"{name}: 64 samples after training")
         save(fig, figures_dir / f"samples_{name}.png")
 
-    history = read_history(root / exp.history)
+    history = read_history(exp.path(exp.history))
     cols = min(3, len(names))
     rows = -(-len(names) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.6 * rows), squeeze=False)
@@ -135,10 +138,10 @@ def _figures(exp, root: Path, module, samples: dict, stats: dict, real_share: np
     save(fig, figures_dir / "coverage_by_epoch.png")
 
 
-def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
-    seed = int(exp.spec.get("seed", params["seed"]))
+def evaluate(exp, module, figures_dir: Path) -> dict:
+    seed = exp.seed
     ev = exp.spec["evaluate"]
-    x_test, y_test = _data(exp, root, "test")
+    x_test, y_test = _data(exp, "test")
     generator = torch.Generator().manual_seed(seed)
     z = torch.randn(ev["samples"], module.latent, generator=generator)
     metrics: dict = {}
@@ -156,5 +159,5 @@ def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
                 metrics[f"{name}_{k}"] = round(stats[name][k], 4) if isinstance(stats[name][k], float) else stats[name][k]
             metrics[f"{name}_diversity"] = round(mean_pairwise_distance(images[:n_div]) / real_distance, 4)
     real_share = np.bincount(y_test.numpy(), minlength=10) / len(y_test)
-    _figures(exp, root, module, samples, stats, real_share, figures_dir)
+    _figures(exp, module, samples, stats, real_share, figures_dir)
     return metrics

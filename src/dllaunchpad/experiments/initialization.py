@@ -15,7 +15,7 @@ footnote 30 warns about.
   epoch means the runner logs (what Keras prints after epoch 1).
 
 A diverged run (non-finite loss) gets null in the metrics and <...>_diverged = true.
-Compute-only family (see _many_models for why the nets are trained with train.fit here).
+Compute-only family (see _many_models for why the nets are trained with training.fit here).
 """
 
 from __future__ import annotations
@@ -27,9 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..models.configurable_mlp import ConfigurableMLP
-from ..train import experiment_seed
-from ._many_models import finite_or_none, fit_model, mnist_splits, one_thread, running_mean
+from dllaunchpad.models.configurable_mlp import ConfigurableMLP
+from dllaunchpad.experiments._many_models import finite_or_none, fit_model, mnist_splits, one_thread, running_mean
 
 
 def schemes(settings: dict) -> dict[str, dict]:
@@ -63,7 +62,7 @@ def signal_at_init(hidden: list[int], activation: str, init: dict, x, y, seed: i
 def style(scheme: str) -> dict:
     """Colour by variance rule, solid for normal and dash-dot for uniform draws; the constant
     stds in black and grey, dashed."""
-    from ..report.figures import OKABE_ITO
+    from dllaunchpad.analysis.figures import OKABE_ITO
 
     if scheme.startswith("constant"):
         return {"color": "#000000" if scheme.endswith("0_05") else "#888888", "ls": "--"}
@@ -73,7 +72,7 @@ def style(scheme: str) -> dict:
 
 
 def plot_per_layer(results: dict, key: str, ylabel: str, title: str, path: Path) -> None:
-    from ..report.figures import pyplot, save
+    from dllaunchpad.analysis.figures import pyplot, save
 
     plt = pyplot()
     activations = list(results)
@@ -92,7 +91,7 @@ def plot_per_layer(results: dict, key: str, ylabel: str, title: str, path: Path)
 
 
 def plot_first_epoch(results: dict, smoothing: int, path: Path) -> None:
-    from ..report.figures import pyplot, save
+    from dllaunchpad.analysis.figures import pyplot, save
 
     plt = pyplot()
     top = 3.6  # above ln 10 = 2.30, the loss of a uniform guess (room for the legend above it)
@@ -118,16 +117,16 @@ def plot_first_epoch(results: dict, smoothing: int, path: Path) -> None:
     save(fig, path)
 
 
-def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
+def evaluate(exp, module, figures_dir: Path) -> dict:
     with one_thread():
-        return _evaluate(exp, params, Path(root), figures_dir)
+        return _evaluate(exp, figures_dir)
 
 
-def _evaluate(exp, params, root: Path, figures_dir: Path) -> dict:
+def _evaluate(exp, figures_dir: Path) -> dict:
     settings, model_cfg = exp.spec["evaluate"], exp.spec["model"]
     hidden = [model_cfg["width"]] * model_cfg["depth"]
-    seed = experiment_seed(exp, params)
-    splits = mnist_splits(root, exp, params)
+    seed = exp.seed
+    splits = mnist_splits(exp)
     x, y = (t[:settings["signal_batch"]] for t in splits["train"])
 
     results: dict = {}

@@ -17,7 +17,7 @@ import lightning as L
 import torch
 from torch import nn
 
-from ..optim import build_optimizer
+from dllaunchpad.optim import build_optimizer
 
 class LinearRegression(L.LightningModule):
     def __init__(self, optimizer: dict):
@@ -56,20 +56,22 @@ class _DataModule(L.LightningDataModule):
         return DataLoader(TensorDataset(self.x, self.y), batch_size=self.batch_size, shuffle=True)
 
 
-def build(exp, params, root: Path):
-    seed = exp.spec.get("seed", params["seed"])
-    torch.manual_seed(seed)  # the global stream, deliberately: see the module docstring
+def model(exp) -> LinearRegression:
+    return LinearRegression(exp.spec["optimizer"])
+
+
+def build(exp):
+    torch.manual_seed(exp.seed)  # the global stream, deliberately: see the module docstring
     x, y = make_data(exp.spec["data"])
-    module = LinearRegression(exp.spec["optimizer"])
+    module = model(exp)  # after the data: the chapter's order of draws
     return module, _DataModule(x, y, exp.spec["trainer"]["batch_size"])
 
 
-def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
-    from ..report.figures import curves, pyplot, read_history, save
+def evaluate(exp, module, figures_dir: Path) -> dict:
+    from dllaunchpad.analysis.figures import curves, pyplot, read_history, save
 
-    seed = exp.spec.get("seed", params["seed"])
     spec = exp.spec["data"]
-    x, y = make_data(spec, torch.Generator().manual_seed(seed))  # the same draws as in build
+    x, y = make_data(spec, torch.Generator().manual_seed(exp.seed))  # the same draws as in build
     slope, intercept = module.linear.weight.item(), module.linear.bias.item()
     with torch.no_grad():
         mse = nn.functional.mse_loss(module(x), y).item()
@@ -85,7 +87,7 @@ def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
     ax.set_title("Linear regression: data and fitted line")
     ax.legend()
     save(fig, figures_dir / "fit.png")
-    curves(figures_dir / "loss.png", read_history(root / exp.history), ["train_loss"], "MSE (log scale)",
+    curves(figures_dir / "loss.png", read_history(exp.path(exp.history)), ["train_loss"], "MSE (log scale)",
            "Training loss per epoch", logy=True)
     return {
         "slope": slope, "intercept": intercept, "train_mse": mse,

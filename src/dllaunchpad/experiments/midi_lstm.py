@@ -22,27 +22,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..datasets.midi_windows import FEATURES, MidiWindowDataModule, corpus_arrays
-from ..models.midi_lstm import MidiLSTM, generate_notes, parameter_count
-from ..registry import Dataset
+from dllaunchpad.datasets.midi_windows import FEATURES, MidiWindowDataModule, corpus_arrays
+from dllaunchpad.models.midi_lstm import MidiLSTM, generate_notes, parameter_count
 
 STAT_KEYS = ["pitch_class_distance", "in_training_range", "mean_step", "mean_duration", "distinct_pitches"]
 
 
-def _processed(exp, root: Path) -> Path:
-    return Path(root) / Dataset(exp.dataset, {}).processed_dir
+def model(exp) -> MidiLSTM:
+    m = exp.spec["model"]
+    return MidiLSTM(m["hidden"], m["vocab"], m["dropout"], exp.spec["optimizer"])
 
 
-def _seed(exp, params) -> int:
-    return int(exp.spec.get("seed", params["seed"]))
-
-
-def build(exp, params, root: Path):
-    data, model, trainer = exp.spec["data"], exp.spec["model"], exp.spec["trainer"]
-    dm = MidiWindowDataModule(_processed(exp, root), seq_length=data["seq_length"],
+def build(exp):
+    data, trainer = exp.spec["data"], exp.spec["trainer"]
+    # The windows first, then the model, as before (the split draws from its own generator).
+    dm = MidiWindowDataModule(exp.data_dir, seq_length=data["seq_length"],
                               val_fraction=data["val_fraction"], batch_size=trainer["batch_size"],
-                              seed=_seed(exp, params), holdout=(data["holdout_file"],))
-    return MidiLSTM(model["hidden"], model["vocab"], model["dropout"], exp.spec["optimizer"]), dm
+                              seed=exp.seed, holdout=(data["holdout_file"],))
+    return model(exp), dm
 
 
 def track_name(exp, temperature: float) -> str:
@@ -58,12 +55,13 @@ def seed_sequence(df, file: str, skip: int, length: int) -> np.ndarray:
     return notes[skip:skip + length]
 
 
-def generate(exp, params, root: Path, module, out_dir: Path) -> dict:
-    from .. import io, music
-    from ..datasets.classical_piano import load_notes
+def generate(exp, module, out_dir: Path) -> dict:
+    from dllaunchpad import io
+    from dllaunchpad.analysis import music
+    from dllaunchpad.datasets.classical_piano import load_notes
 
     g, holdout = exp.spec["generate"], exp.spec["data"]["holdout_file"]
-    df = load_notes(_processed(exp, root))
+    df = load_notes(exp.data_dir)
     corpus, _, _ = corpus_arrays(df, exclude=(holdout,))  # the training (train + val) notes
     seed = seed_sequence(df, holdout, g["skip_notes"], g["seed_notes"])
     pitch_range = (int(corpus[:, 0].min()), int(corpus[:, 0].max()))
@@ -108,20 +106,26 @@ def generate(exp, params, root: Path, module, out_dir: Path) -> dict:
 
 
 def _write_statistics(path: Path, rows: dict[str, dict]) -> None:
-    from .. import io
+    from dllaunchpad import io
 
     lines = ["track," + ",".join(STAT_KEYS)]
     lines += [f"{name}," + ",".join(str(stats[k]) for k in STAT_KEYS) for name, stats in rows.items()]
     io.write_text(path, "\n".join(lines) + "\n")
 
 
-def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
-    from .. import io
-    from ..generate import read_summary
-    from ..report.figures import curves, read_history
+def read_generated_summary(exp) -> dict:
+    """The generate stage's summary.json (reports/music/<exp>/summary.json)."""
+    path = exp.path(exp.generated_summary)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: nothing generated yet; run `dllaunchpad generate {exp.name}` first")
+    return json.loads(path.read_text())
 
-    root = Path(root)
-    history = read_history(root / exp.history)
+
+def evaluate(exp, module, figures_dir: Path) -> dict:
+    from dllaunchpad import io
+    from dllaunchpad.analysis.figures import curves, read_history
+
+    history = read_history(exp.path(exp.history))
     curves(figures_dir / "loss.png", history, ["train_loss", "val_loss"], "loss (CE + MSE + MSE)",
            "Training and validation loss per epoch", labels={"train_loss": "train", "val_loss": "validation"})
     curves(figures_dir / "loss_terms.png", history, ["val_pitch_loss", "val_step_loss", "val_duration_loss"],
@@ -129,11 +133,11 @@ def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
            labels={"val_pitch_loss": "pitch (cross-entropy)", "val_step_loss": "step (MSE, s²)",
                    "val_duration_loss": "duration (MSE, s²)"}, logy=True)
 
-    summary = read_summary(exp, root)
-    io.write_text(figures_dir / "statistics.csv", (root / exp.generated_dir / "statistics.csv").read_text())
-    _pitch_class_figure(figures_dir / "pitch_classes.png", summary, root / exp.generated_dir)
+    summary = read_generated_summary(exp)
+    io.write_text(figures_dir / "statistics.csv", exp.path(exp.generated_dir).joinpath("statistics.csv").read_text())
+    _pitch_class_figure(figures_dir / "pitch_classes.png", summary, exp.path(exp.generated_dir))
 
-    info = json.loads((root / exp.model_dir / "train.json").read_text())
+    info = json.loads(exp.path(exp.model_dir).joinpath("train.json").read_text())
     val = np.array(history["val_loss"])
     hidden, vocab = exp.spec["model"]["hidden"], exp.spec["model"]["vocab"]
     metrics = {
@@ -153,8 +157,8 @@ def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
 
 def _pitch_class_figure(path: Path, summary: dict, music_dir: Path) -> None:
     """Pitch-class shares of the corpus and of each generated track (read back from its MIDI)."""
-    from .. import music
-    from ..report.figures import pyplot, save
+    from dllaunchpad.analysis import music
+    from dllaunchpad.analysis.figures import pyplot, save
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4))

@@ -18,15 +18,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..batches import TensorDataModule
-from ..models.mlp_classifier import MLPClassifier
-from . import _classification
+from dllaunchpad.training.batches import TensorDataModule
+from dllaunchpad.models.mlp_classifier import MLPClassifier
+from dllaunchpad.experiments import _classification
 
 # dataset -> (input features, classes): the model can be built without reading the data.
 SHAPES = {"iris": (4, 3), "mnist": (784, 10)}
 
 
-def model(exp, params) -> MLPClassifier:
+def model(exp) -> MLPClassifier:
     if exp.dataset not in SHAPES:
         raise ValueError(f"{exp.name}: family mlp_classifier reads {sorted(SHAPES)}, not {exp.dataset!r}")
     in_features, n_classes = SHAPES[exp.dataset]
@@ -35,18 +35,18 @@ def model(exp, params) -> MLPClassifier:
                          dropout=m.get("dropout"), l1=m.get("l1", 0.0))
 
 
-def load_data(exp, root: Path) -> dict:
+def load_data(exp) -> dict:
     """x_* float32 tensors ((N, 4) for iris, (N, 28, 28) in [0, 1] for MNIST), y_* int64,
-    class names."""
-    processed = Path(root) / "data" / "processed" / exp.dataset
+    class names, from the experiment's prepared data (exp.data_dir)."""
+    processed = exp.data_dir
     if exp.dataset == "iris":
-        from ..datasets import iris
+        from dllaunchpad.datasets import iris
 
         d = iris.load(processed)
         parts = {k: d[k] for k in ("x_train", "y_train", "x_test", "y_test")}
         classes = [str(c) for c in d["classes"]]
     else:
-        from ..datasets import mnist
+        from dllaunchpad.datasets import mnist
 
         (x_train, y_train), (x_test, y_test) = mnist.load(processed, "train"), mnist.load(processed, "test")
         parts = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
@@ -57,17 +57,17 @@ def load_data(exp, root: Path) -> dict:
     return out
 
 
-def build(exp, params, root: Path):
-    data = load_data(exp, root)
+def build(exp):
+    data = load_data(exp)
     dm = TensorDataModule((data["x_train"], data["y_train"]), val=(data["x_test"], data["y_test"]),
-                          batch_size=exp.spec["trainer"]["batch_size"], seed=exp.spec.get("seed", params["seed"]))
-    return model(exp, params), dm
+                          batch_size=exp.spec["trainer"]["batch_size"], seed=exp.seed)
+    return model(exp), dm
 
 
-def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
-    data = load_data(exp, root)
+def evaluate(exp, module, figures_dir: Path) -> dict:
+    data = load_data(exp)
     images = data["x_test"].numpy() if exp.dataset == "mnist" else None
-    metrics = _classification.report(exp, root, module, data["x_test"], data["y_test"], data["classes"],
+    metrics = _classification.report(exp, module, data["x_test"], data["y_test"], data["classes"],
                                      figures_dir, images=images)
     if exp.spec["model"].get("l1"):
         with torch.no_grad():

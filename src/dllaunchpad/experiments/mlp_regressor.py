@@ -7,7 +7,7 @@ Two parts, as in the chapter:
   test MAE.
 - `evaluate` also runs the k-fold cross-validation: one fresh model per fold (the dataset's
   contiguous folds, = the chapter's np.array_split), trained with the same trainer settings
-  for `evaluate.cv_epochs` (200) epochs through the one runner (`train.fit`), validated on the
+  for `evaluate.cv_epochs` (200) epochs through the one training loop (`training.fit.fit`), validated on the
   held-out fold after every epoch. The chapter trains the folds twice (once for the scores,
   once for the per-epoch curves); one pass gives both: a fold's score is its last epoch's
   validation MAE, the model the chapter's `model.evaluate` scores.
@@ -25,57 +25,54 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..batches import TensorDataModule
-from ..models.mlp_regressor import MLPRegressor
+from dllaunchpad.training.batches import TensorDataModule
+from dllaunchpad.models.mlp_regressor import MLPRegressor
 
 
-def model(exp, params) -> MLPRegressor:
+def model(exp) -> MLPRegressor:
     return MLPRegressor(13, exp.spec["model"]["hidden"], exp.spec["optimizer"])
 
 
-def load_data(root: Path) -> dict[str, torch.Tensor]:
-    from ..datasets import boston
+def load_data(exp) -> dict[str, torch.Tensor]:
+    """The prepared Boston split (exp.data_dir) as float32 tensors, and each training row's fold."""
+    from dllaunchpad.datasets import boston
 
-    d = boston.load(Path(root) / "data" / "processed" / "boston")
+    d = boston.load(exp.data_dir)
     out = {k: torch.from_numpy(d[k].astype(np.float32)) for k in ("x_train", "y_train", "x_test", "y_test")}
     out["fold"] = torch.from_numpy(d["fold"])
     return out
 
 
-def _seed(exp, params) -> int:
-    return int(exp.spec.get("seed", params["seed"]))
-
-
-def build(exp, params, root: Path):
-    d = load_data(root)
+def build(exp):
+    d = load_data(exp)
     dm = TensorDataModule((d["x_train"], d["y_train"]), batch_size=exp.spec["trainer"]["batch_size"],
-                          seed=_seed(exp, params))
-    return model(exp, params), dm
+                          seed=exp.seed)
+    return model(exp), dm
 
 
-def cross_validate(exp, params, d: dict, epochs: int) -> list[list[dict]]:
+def cross_validate(exp, d: dict, epochs: int) -> list[list[dict]]:
     """One history (rows per epoch, with val_mae) per fold."""
     import lightning as L
 
-    from ..train import fit
+    from dllaunchpad.training.fit import fit
 
     trainer_cfg = {**exp.spec["trainer"], "epochs": epochs}
     histories = []
     for i in sorted(int(f) for f in d["fold"].unique()):
         held_out = d["fold"] == i
-        seed = _seed(exp, params) + 1 + i
+        seed = exp.seed + 1 + i
         L.seed_everything(seed, workers=True, verbose=False)  # before building: the weights draw from it
         dm = TensorDataModule((d["x_train"][~held_out], d["y_train"][~held_out]),
                               val=(d["x_train"][held_out], d["y_train"][held_out]),
                               batch_size=trainer_cfg["batch_size"], seed=seed)
-        result = fit(model(exp, params), dm, trainer_cfg, seed=None, want_gpu=exp.gpu)
+        result = fit(model(exp), dm, trainer_cfg, seed=None, want_gpu=exp.gpu)
         histories.append(result["history"])
     return histories
 
 
-def _figures(exp, root: Path, figures_dir: Path, mean_curve: np.ndarray, fold_curves: np.ndarray, skip: int,
+def _figures(exp, figures_dir: Path, mean_curve: np.ndarray, fold_curves: np.ndarray, skip: int,
              pred: np.ndarray, truth: np.ndarray) -> None:
-    from ..report.figures import curves, pyplot, read_history, save
+    from dllaunchpad.analysis.figures import curves, pyplot, read_history, save
 
     plt = pyplot()
     fig, ax = plt.subplots()
@@ -89,7 +86,7 @@ def _figures(exp, root: Path, figures_dir: Path, mean_curve: np.ndarray, fold_cu
     ax.legend(ncol=2)
     save(fig, figures_dir / "cv_validation_mae.png")
 
-    history = read_history(root / exp.history)
+    history = read_history(exp.path(exp.history))
     curves(figures_dir / "final_model_training_mae.png", history, ["train_mae"], "training MAE (k$)",
            "Boston: final model, training MAE per epoch", labels={"train_mae": "all 404 training rows"})
 
@@ -104,10 +101,10 @@ def _figures(exp, root: Path, figures_dir: Path, mean_curve: np.ndarray, fold_cu
     save(fig, figures_dir / "test_predictions.png")
 
 
-def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
-    from .. import io
+def evaluate(exp, module, figures_dir: Path) -> dict:
+    from dllaunchpad import io
 
-    d = load_data(root)
+    d = load_data(exp)
     with torch.no_grad():
         module.eval()
         pred = module(d["x_test"])
@@ -115,14 +112,14 @@ def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
     test_mse = float(((pred - d["y_test"]) ** 2).mean())
 
     ev = exp.spec.get("evaluate", {})
-    histories = cross_validate(exp, params, d, int(ev.get("cv_epochs", 200)))
+    histories = cross_validate(exp, d, int(ev.get("cv_epochs", 200)))
     fold_curves = np.array([[row["val_mae"] for row in h] for h in histories])
     mean_curve = fold_curves.mean(axis=0)
     header = "epoch," + ",".join(f"fold_{i + 1}_val_mae" for i in range(len(fold_curves))) + ",mean_val_mae"
     rows = [f"{e + 1}," + ",".join(f"{v:.6g}" for v in fold_curves[:, e]) + f",{mean_curve[e]:.6g}"
             for e in range(fold_curves.shape[1])]
     io.write_text(figures_dir / "cv_history.csv", "\n".join([header, *rows]) + "\n")
-    _figures(exp, root, figures_dir, mean_curve, fold_curves, int(ev.get("plot_skip_epochs", 10)),
+    _figures(exp, figures_dir, mean_curve, fold_curves, int(ev.get("plot_skip_epochs", 10)),
              pred.numpy(), d["y_test"].numpy())
 
     fold_scores = fold_curves[:, -1]

@@ -18,23 +18,26 @@ from pathlib import Path
 
 import torch
 
-from ..batches import TensorDataModule
-from ..models import model_compression as M
+from dllaunchpad.training.batches import TensorDataModule
+from dllaunchpad.models import model_compression as M
 
 
-def _data(exp, root: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    from ..datasets import mnist
+def _data(exp, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    from dllaunchpad.datasets import mnist
 
-    x, y = mnist.load(Path(root) / "data" / "processed" / exp.dataset, split)
+    x, y = mnist.load(exp.data_dir, split)
     return torch.from_numpy(x), torch.from_numpy(y)
 
 
-def build(exp, params, root: Path):
+def model(exp) -> M.ClassifierModule:
     spec = exp.spec["model"]
     net = M.SmallCNN(tuple(spec["filters"]), spec["hidden"])
-    module = M.ClassifierModule(net, exp.spec["optimizer"])
-    dm = TensorDataModule(_data(exp, root, "train"), batch_size=exp.spec["trainer"]["batch_size"],
-                          seed=exp.spec.get("seed", params["seed"]))
+    return M.ClassifierModule(net, exp.spec["optimizer"])
+
+
+def build(exp):
+    module = model(exp)
+    dm = TensorDataModule(_data(exp, "train"), batch_size=exp.spec["trainer"]["batch_size"], seed=exp.seed)
     return module, dm
 
 
@@ -42,18 +45,18 @@ def _key(method: str, fraction: float) -> str:
     return f"{method}_rank{fraction * 100:g}pct".replace(".", "p")
 
 
-def _finetune(net, exp, params, root, seed: int) -> None:
-    from ..train import fit
+def _finetune(net, exp, seed: int) -> None:
+    from dllaunchpad.training.fit import fit
 
     ft = exp.spec["evaluate"]["finetune"]
     module = M.ClassifierModule(net.train(), {"name": "adam", "lr": ft["lr"]})
-    dm = TensorDataModule(_data(exp, root, "train"), batch_size=exp.spec["trainer"]["batch_size"], seed=seed)
+    dm = TensorDataModule(_data(exp, "train"), batch_size=exp.spec["trainer"]["batch_size"], seed=seed)
     cfg = {"epochs": ft["epochs"], "limit_train_batches": ft["limit_train_batches"]}
     fit(module, dm, cfg, seed=seed, want_gpu=False)
 
 
 def _curve_figure(rows: list[dict], baseline: dict, path: Path) -> None:
-    from ..report.figures import pyplot, save
+    from dllaunchpad.analysis.figures import pyplot, save
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.4))
@@ -76,7 +79,7 @@ def _curve_figure(rows: list[dict], baseline: dict, path: Path) -> None:
 
 
 def _timing_figure(rows: list[dict], baseline: dict, path: Path) -> None:
-    from ..report.figures import pyplot, save
+    from dllaunchpad.analysis.figures import pyplot, save
 
     plt = pyplot()
     fig, ax = plt.subplots()
@@ -93,12 +96,12 @@ def _timing_figure(rows: list[dict], baseline: dict, path: Path) -> None:
     save(fig, path)
 
 
-def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
+def evaluate(exp, module, figures_dir: Path) -> dict:
     import lightning as L
 
-    seed = int(exp.spec.get("seed", params["seed"]))
+    seed = exp.seed
     ev = exp.spec["evaluate"]
-    x_test, y_test = _data(exp, root, "test")
+    x_test, y_test = _data(exp, "test")
     net = module.net.eval()
     baseline = {"params": M.parameter_count(net), "accuracy": M.accuracy(net, x_test, y_test),
                 "inference_ms": M.inference_ms(net, x_test, ev["timing_repeats"])}
@@ -112,7 +115,7 @@ def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
                    "accuracy": M.accuracy(small, x_test, y_test),
                    "inference_ms": M.inference_ms(small, x_test, ev["timing_repeats"])}
             row["compression"] = baseline["params"] / row["params"]
-            _finetune(small, exp, params, root, seed)
+            _finetune(small, exp, seed)
             row["accuracy_finetuned"] = M.accuracy(small, x_test, y_test)
             rows.append(row)
 

@@ -20,9 +20,9 @@ Outputs (figures_dir):
 
 "Steps to threshold": the first step at which the loss (MNIST: its running mean over
 `evaluate.smoothing` steps) is <= the problem's threshold; null when never reached. "Wall time":
-seconds of the kept run (MNIST: train.fit's, including Lightning's per-epoch work); they depend
+seconds of the kept run (MNIST: training.fit's, including Lightning's per-epoch work); they depend
 on the machine and its load, the step counts do not.
-Compute-only family: see _many_models for why it trains its models with train.fit from here.
+Compute-only family: see _many_models for why it trains its models with training.fit from here.
 """
 
 from __future__ import annotations
@@ -36,11 +36,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import io
-from ..models.configurable_mlp import ConfigurableMLP, evaluate_split
-from ..optim import build_optimizer
-from ..train import experiment_seed
-from ._many_models import finite_or_none, first_below, fit_model, mnist_splits, one_thread, running_mean
+from dllaunchpad import io
+from dllaunchpad.models.configurable_mlp import ConfigurableMLP, evaluate_split
+from dllaunchpad.optim import build_optimizer
+from dllaunchpad.experiments._many_models import finite_or_none, first_below, fit_model, mnist_splits, one_thread, running_mean
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "yogi")
 LABELS = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "adagrad": "AdaGrad",
@@ -114,9 +113,9 @@ def sweep_surface(surface: str, spec: dict, optimizers: dict, lrs: list[float]) 
 
 # -- MNIST ---------------------------------------------------------------------------------
 
-def sweep_mnist(exp, params, root: Path, settings: dict) -> tuple[dict, list[dict]]:
-    splits = mnist_splits(root, exp, params)
-    seed = experiment_seed(exp, params)
+def sweep_mnist(exp, settings: dict) -> tuple[dict, list[dict]]:
+    splits = mnist_splits(exp)
+    seed = exp.seed
     model_cfg = exp.spec["model"]
     kept, rows = {}, []
     for name in OPTIMIZERS:
@@ -143,7 +142,7 @@ def sweep_mnist(exp, params, root: Path, settings: dict) -> tuple[dict, list[dic
 # -- figures and tables ----------------------------------------------------------------------
 
 def plot_mnist(kept: dict, settings: dict, path: Path) -> None:
-    from ..report.figures import pyplot, save
+    from dllaunchpad.analysis.figures import pyplot, save
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
@@ -168,7 +167,7 @@ def _contour(ax, surface: str, spec: dict, extent: tuple[float, float, float, fl
 
 
 def plot_trajectories(surface: str, spec: dict, kept: dict, path: Path) -> None:
-    from ..report.figures import OKABE_ITO, pyplot, save
+    from dllaunchpad.analysis.figures import OKABE_ITO, pyplot, save
 
     plt = pyplot()
     extent = tuple(spec["view"])
@@ -193,7 +192,7 @@ def plot_trajectories(surface: str, spec: dict, kept: dict, path: Path) -> None:
 
 
 def plot_surface_losses(kept_by_surface: dict, surfaces: dict, path: Path) -> None:
-    from ..report.figures import pyplot, save
+    from dllaunchpad.analysis.figures import pyplot, save
 
     plt = pyplot()
     fig, axes = plt.subplots(1, len(kept_by_surface), figsize=(13, 4.6))
@@ -225,7 +224,7 @@ def summary_rows(results: dict) -> list[dict]:
 
 
 def plot_table(rows: list[dict], thresholds: dict, path: Path) -> None:
-    from ..report.figures import pyplot, save
+    from dllaunchpad.analysis.figures import pyplot, save
 
     plt = pyplot()
     problems = list(dict.fromkeys(r["problem"] for r in rows))
@@ -259,15 +258,15 @@ def _csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
-def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
+def evaluate(exp, module, figures_dir: Path) -> dict:
     with one_thread():
-        return _evaluate(exp, params, root, figures_dir)
+        return _evaluate(exp, figures_dir)
 
 
-def _evaluate(exp, params, root: Path, figures_dir: Path) -> dict:
+def _evaluate(exp, figures_dir: Path) -> dict:
     settings = exp.spec["evaluate"]
     results, sweep_rows = {}, []
-    results["mnist"], rows = sweep_mnist(exp, params, Path(root), settings)
+    results["mnist"], rows = sweep_mnist(exp, settings)
     sweep_rows += rows
     for surface, spec in settings["surfaces"].items():
         results[surface], rows = sweep_surface(surface, spec, settings["optimizers"], settings["surface_lr"])

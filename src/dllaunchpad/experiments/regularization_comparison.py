@@ -21,7 +21,7 @@ for none, L2, L1 and the elastic net; the legend gives the fraction of weights w
 A plain gradient step never puts a weight exactly at 0: under L1 a weight the data does not
 need oscillates around 0 with an amplitude of about one step, which is why sparsity is counted
 as |w| < threshold (1e-3) rather than w = 0.
-Compute-only family (see _many_models for why each variant is trained with train.fit here).
+Compute-only family (see _many_models for why each variant is trained with training.fit here).
 """
 
 from __future__ import annotations
@@ -31,10 +31,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..models.configurable_mlp import ConfigurableMLP, evaluate_split
-from ..regularization import kernel_weights
-from ..train import experiment_seed
-from ._many_models import finite_or_none, fit_model, mnist_splits, one_thread
+from dllaunchpad.models.configurable_mlp import ConfigurableMLP, evaluate_split
+from dllaunchpad.models.regularization import kernel_weights
+from dllaunchpad.experiments._many_models import finite_or_none, fit_model, mnist_splits, one_thread
 
 VARIANTS = ("none", "l2", "l1", "elastic_net", "dropout", "early_stopping")
 LABELS = {"none": "no regularisation", "l2": "L2", "l1": "L1", "elastic_net": "elastic net",
@@ -57,7 +56,7 @@ def weights_of(model) -> np.ndarray:
 
 
 def plot_curves(runs: dict, path: Path) -> None:
-    from ..report.figures import OKABE_ITO, pyplot, save
+    from dllaunchpad.analysis.figures import OKABE_ITO, pyplot, save
 
     plt = pyplot()
     fig, axes = plt.subplots(2, 3, figsize=(14, 7.5), sharex=True, sharey=True)
@@ -80,7 +79,7 @@ def plot_curves(runs: dict, path: Path) -> None:
 
 
 def plot_val_losses(runs: dict, path: Path) -> None:
-    from ..report.figures import pyplot, save
+    from dllaunchpad.analysis.figures import pyplot, save
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.8))
@@ -96,7 +95,7 @@ def plot_val_losses(runs: dict, path: Path) -> None:
 
 
 def plot_weights(runs: dict, threshold: float, path: Path) -> None:
-    from ..report.figures import pyplot, save
+    from dllaunchpad.analysis.figures import pyplot, save
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.8))
@@ -114,15 +113,15 @@ def plot_weights(runs: dict, threshold: float, path: Path) -> None:
     save(fig, path)
 
 
-def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
+def evaluate(exp, module, figures_dir: Path) -> dict:
     with one_thread():
-        return _evaluate(exp, params, Path(root), figures_dir)
+        return _evaluate(exp, figures_dir)
 
 
-def _evaluate(exp, params, root: Path, figures_dir: Path) -> dict:
+def _evaluate(exp, figures_dir: Path) -> dict:
     settings, model_cfg = exp.spec["evaluate"], exp.spec["model"]
-    splits = mnist_splits(root, exp, params)
-    seed = experiment_seed(exp, params)
+    splits = mnist_splits(exp)
+    seed = exp.seed
     threshold = settings["sparsity_threshold"]
     runs = {}
     for name in VARIANTS:

@@ -22,31 +22,31 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..batches import TensorDataModule
-from ..models.rnn_forecaster import RNNForecaster
+from dllaunchpad.training.batches import TensorDataModule
+from dllaunchpad.models.rnn_forecaster import RNNForecaster
 
 NAIVE = "naive last-value forecast"
 
 
-def model(exp, params) -> RNNForecaster:
+def model(exp) -> RNNForecaster:
     m = exp.spec["model"]
     return RNNForecaster(m["cell"], m["units"], exp.spec["optimizer"], bidirectional=m.get("bidirectional", False))
 
 
-def load_data(root: Path) -> dict:
-    from ..datasets import sunspots
+def load_data(exp) -> dict:
+    from dllaunchpad.datasets import sunspots
 
-    d = sunspots.load(Path(root) / "data" / "processed" / "sunspots")
+    d = sunspots.load(exp.data_dir)
     for k in ("x_train", "y_train", "x_test", "y_test"):
         d[k] = torch.from_numpy(d[k])
     return d
 
 
-def build(exp, params, root: Path):
-    d = load_data(root)
+def build(exp):
+    d = load_data(exp)
     dm = TensorDataModule((d["x_train"], d["y_train"]), val=(d["x_test"], d["y_test"]),
-                          batch_size=exp.spec["trainer"]["batch_size"], seed=exp.spec.get("seed", params["seed"]))
-    return model(exp, params), dm
+                          batch_size=exp.spec["trainer"]["batch_size"], seed=exp.seed)
+    return model(exp), dm
 
 
 def naive_forecast(x: torch.Tensor) -> torch.Tensor:
@@ -65,7 +65,7 @@ def forecast(module, x: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
 
 
 def _forecast_figure(exp, d: dict, pred: np.ndarray, path: Path) -> None:
-    from ..report.figures import pyplot, save
+    from dllaunchpad.analysis.figures import pyplot, save
 
     std, mean = float(d["std"]), float(d["mean"])
     L = d["x_test"].shape[1]
@@ -89,10 +89,10 @@ def _forecast_figure(exp, d: dict, pred: np.ndarray, path: Path) -> None:
     save(fig, path)
 
 
-def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
-    from ..report.figures import read_history
+def evaluate(exp, module, figures_dir: Path) -> dict:
+    from dllaunchpad.analysis.figures import read_history
 
-    d = load_data(root)
+    d = load_data(exp)
     std = float(d["std"])
     pred_train, pred_test = forecast(module, d["x_train"]), forecast(module, d["x_test"])
     metrics = {
@@ -110,7 +110,7 @@ def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
         "winner": exp.name if beats else NAIVE,
         "parameters": sum(p.numel() for p in module.parameters()),
     })
-    history = read_history(root / exp.history)
+    history = read_history(exp.path(exp.history))
     metrics.update({
         "history_epochs": len(history["epoch"]),
         "epoch1_train_loss": float(history["train_loss"][0]),
@@ -125,7 +125,7 @@ def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
 
 def _loss_figure(exp, history: dict, metrics: dict, path: Path) -> None:
     """Training and test MAE per epoch, with the naive forecast's MAEs as the bar to clear."""
-    from ..report.figures import pyplot, save
+    from dllaunchpad.analysis.figures import pyplot, save
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8.6, 4))

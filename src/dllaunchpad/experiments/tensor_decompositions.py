@@ -21,24 +21,25 @@ from pathlib import Path
 
 import numpy as np
 
-from ..tensors import decompositions as D
+from dllaunchpad.tensors import decompositions as D
 
 METHOD_TITLES = {"cp": "CP (PARAFAC)", "tucker": "Tucker", "tt": "Tensor train"}
 
 
-def build_tensor(exp, root: Path) -> tuple[np.ndarray, str]:
-    """(the tensor, a description of its modes) for the experiment's `data.tensor`."""
+def build_tensor(exp) -> tuple[np.ndarray, str]:
+    """(the tensor, a description of its modes) for the experiment's `data.tensor`, read from
+    its prepared data (exp.data_dir)."""
     data = exp.spec["data"]
-    processed = Path(root) / "data" / "processed" / exp.dataset
+    processed = exp.data_dir
     if data["tensor"] == "mnist_images":
-        from ..datasets import mnist
+        from dllaunchpad.datasets import mnist
 
         x, _ = mnist.load(processed, "train")
         if data["images"] > len(x):
             raise ValueError(f"experiments.{exp.name}.data.images: {data['images']} > the {len(x)} prepared images")
         return x[:data["images"]].astype(np.float64), "image x row x column"
     if data["tensor"] == "sunspot_cycles":
-        from ..datasets import sunspots
+        from dllaunchpad.datasets import sunspots
 
         d = sunspots.load(processed)
         counts = d["series"] * float(d["std"]) + float(d["mean"])  # back to sunspot numbers
@@ -69,7 +70,7 @@ def sweep(tensor: np.ndarray, ranks: dict[str, list[int]], seed: int, n_iter_max
 
 
 def _method_figure(results: list, method: str, what: str, path: Path) -> None:
-    from ..report.figures import OKABE_ITO, pyplot, save
+    from dllaunchpad.analysis.figures import OKABE_ITO, pyplot, save
 
     plt = pyplot()
     fig, ax = plt.subplots()
@@ -88,7 +89,7 @@ def _method_figure(results: list, method: str, what: str, path: Path) -> None:
 
 
 def _tradeoff_figure(results: dict, what: str, path: Path) -> None:
-    from ..report.figures import pyplot, save
+    from dllaunchpad.analysis.figures import pyplot, save
 
     plt = pyplot()
     fig, ax = plt.subplots()
@@ -117,7 +118,7 @@ def _reconstruction_figure(tensor: np.ndarray, kind: str, ranks: dict, seed: int
                            path: Path) -> None:
     """The tensor beside its reconstructions at the middle and the largest rank of each method:
     MNIST as a few digits, sunspots as the monthly series (one panel per method)."""
-    from ..report.figures import pyplot, save
+    from dllaunchpad.analysis.figures import pyplot, save
 
     plt = pyplot()
     rebuilt = {method: [_rebuild(tensor, method, r, seed, n_iter_max)
@@ -150,10 +151,10 @@ def _reconstruction_figure(tensor: np.ndarray, kind: str, ranks: dict, seed: int
     save(fig, path)
 
 
-def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
-    seed = int(exp.spec.get("seed", params["seed"]))
+def evaluate(exp, module, figures_dir: Path) -> dict:
+    seed = exp.seed
     ev = exp.spec["evaluate"]
-    tensor, modes = build_tensor(exp, root)
+    tensor, modes = build_tensor(exp)
     kind = exp.spec["data"]["tensor"]
     what = "MNIST image" if kind == "mnist_images" else "sunspot"
     results = sweep(tensor, ev["ranks"], seed, ev["n_iter_max"])

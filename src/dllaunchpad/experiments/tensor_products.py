@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..tensors import products as P
+from dllaunchpad.tensors import products as P
 
 # Inputs of the chapter's examples.
 a, b, c = np.array([1, 2]), np.array([3, 4, 5]), np.array([6, 7])
@@ -87,7 +87,7 @@ def compute() -> dict[str, dict]:
 
 
 def _figure(results: dict, path: Path) -> None:
-    from ..report.figures import pyplot, save
+    from dllaunchpad.analysis.figures import pyplot, save
 
     plt = pyplot()
     names = ["outer_ab", "kronecker_AB", "khatri_rao_AB", "hadamard"]
@@ -106,7 +106,7 @@ def _figure(results: dict, path: Path) -> None:
     save(fig, path)
 
 
-def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
+def evaluate(exp, module, figures_dir: Path) -> dict:
     results = compute()
     (figures_dir / "products.json").write_text(json.dumps(results, indent=2) + "\n")
     _figure(results, figures_dir / "matrix_products.png")

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..batches import TensorDataModule
-from ..models.transformer import BOS, EOS, PAD, SPECIALS, Seq2SeqSet
+from dllaunchpad.training.batches import TensorDataModule
+from dllaunchpad.models.transformer import BOS, EOS, PAD, SPECIALS, Seq2SeqSet
 
 
 def _sequences(n: int, data: dict, rng: np.random.Generator, exclude: set) -> list[tuple[int, ...]]:
@@ -79,13 +79,19 @@ def vocab_size(data: dict) -> int:
     return SPECIALS + data["symbols"]
 
 
-def build(exp, params, root: Path):
-    seed = int(exp.spec.get("seed", params["seed"]))
+def model(exp) -> Seq2SeqSet:
     data = exp.spec["data"]
-    splits = make_splits(data, seed)
-    module = Seq2SeqSet(exp.spec["model"], vocab_size(data), data["max_len"] + 2, exp.spec["optimizer"],
-                        exp.spec["trainer"]["epochs"])
-    dm = TensorDataModule(splits["train"], val=splits["val"], batch_size=exp.spec["trainer"]["batch_size"], seed=seed)
+    return Seq2SeqSet(exp.spec["model"], vocab_size(data), data["max_len"] + 2, exp.spec["optimizer"],
+                      exp.spec["trainer"]["epochs"])
+
+
+def build(exp):
+    # The splits come first, as before: they draw from their own numpy generator, the model's
+    # initialisation from torch's seeded stream.
+    splits = make_splits(exp.spec["data"], exp.seed)
+    module = model(exp)
+    dm = TensorDataModule(splits["train"], val=splits["val"], batch_size=exp.spec["trainer"]["batch_size"],
+                          seed=exp.seed)
     return module, dm
 
 
@@ -118,13 +124,13 @@ def calibration(probs: torch.Tensor, target: torch.Tensor, bins: int) -> dict:
             "accuracy": float(correct.mean())}
 
 
-def _figures(exp, root, module, test, results, figures_dir: Path) -> None:
-    from ..report.figures import curves, pyplot, read_history, save
+def _figures(exp, module, test, results, figures_dir: Path) -> None:
+    from dllaunchpad.analysis.figures import curves, pyplot, read_history, save
 
     plt = pyplot()
     names = list(module.models)
     eps = {n: module.variants[n]["label_smoothing"] for n in names}
-    history = read_history(root / exp.history)
+    history = read_history(exp.path(exp.history))
     curves(figures_dir / "val_nll.png", history, [f"val_{n}_nll" for n in names],
            "validation NLL per token (nats)", "Label smoothing and validation loss",
            labels={f"val_{n}_nll": f"{n} (eps = {eps[n]})" for n in names}, logy=True)
@@ -179,8 +185,8 @@ def _figures(exp, root, module, test, results, figures_dir: Path) -> None:
     save(fig, figures_dir / "attention.png")
 
 
-def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
-    seed = int(exp.spec.get("seed", params["seed"]))
+def evaluate(exp, module, figures_dir: Path) -> dict:
+    seed = exp.seed
     data, ev = exp.spec["data"], exp.spec["evaluate"]
     test = make_splits(data, seed)["test"]
     src, tgt_in, tgt_out = test
@@ -208,5 +214,5 @@ def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
             f"{name}_test_mean_confidence": round(cal["mean_confidence"], 5),
         })
     metrics["beam_width"] = ev["beam_width"]
-    _figures(exp, root, module, test, results, figures_dir)
+    _figures(exp, module, test, results, figures_dir)
     return metrics

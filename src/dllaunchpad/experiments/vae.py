@@ -14,22 +14,26 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..batches import TensorDataModule
-from ..models.vae import VAEModule
+from dllaunchpad.training.batches import TensorDataModule
+from dllaunchpad.models.vae import VAEModule
 
 
-def _data(exp, root: Path, split: str) -> tuple[torch.Tensor, np.ndarray]:
-    from ..datasets import mnist
+def _data(exp, split: str) -> tuple[torch.Tensor, np.ndarray]:
+    from dllaunchpad.datasets import mnist
 
-    x, y = mnist.load(Path(root) / "data" / "processed" / exp.dataset, split)
+    x, y = mnist.load(exp.data_dir, split)
     return torch.from_numpy(x), y
 
 
-def build(exp, params, root: Path):
+def model(exp) -> VAEModule:
     m = exp.spec["model"]
-    module = VAEModule(m["hidden"], m["latent"], exp.spec["optimizer"])
-    dm = TensorDataModule((_data(exp, root, "train")[0],), val=(_data(exp, root, "test")[0],),
-                          batch_size=exp.spec["trainer"]["batch_size"], seed=exp.spec.get("seed", params["seed"]))
+    return VAEModule(m["hidden"], m["latent"], exp.spec["optimizer"])
+
+
+def build(exp):
+    module = model(exp)
+    dm = TensorDataModule((_data(exp, "train")[0],), val=(_data(exp, "test")[0],),
+                          batch_size=exp.spec["trainer"]["batch_size"], seed=exp.seed)
     return module, dm
 
 
@@ -37,8 +41,8 @@ def _grid(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return images.reshape(rows, cols, 28, 28).transpose(0, 2, 1, 3).reshape(rows * 28, cols * 28)
 
 
-def _figures(exp, root: Path, vae, x_test, y_test, generator, figures_dir: Path) -> None:
-    from ..report.figures import curves, pyplot, read_history, save
+def _figures(exp, vae, x_test, y_test, generator, figures_dir: Path) -> None:
+    from dllaunchpad.analysis.figures import curves, pyplot, read_history, save
 
     plt = pyplot()
     ev = exp.spec["evaluate"]
@@ -81,17 +85,17 @@ def _figures(exp, root: Path, vae, x_test, y_test, generator, figures_dir: Path)
     ax.set_title("Test digits in latent space (encoder means)")
     save(fig, figures_dir / "latent_means.png")
 
-    history = read_history(root / exp.history)
+    history = read_history(exp.path(exp.history))
     curves(figures_dir / "loss_terms.png", history,
            ["train_recon", "val_recon", "train_kl", "val_kl"], "nats per image",
            "-ELBO's two terms per epoch (val = test digits)", logy=True)
 
 
-def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
-    seed = int(exp.spec.get("seed", params["seed"]))
+def evaluate(exp, module, figures_dir: Path) -> dict:
+    seed = exp.seed
     ev = exp.spec["evaluate"]
     vae = module.vae.eval()
-    x_test, y_test = _data(exp, root, "test")
+    x_test, y_test = _data(exp, "test")
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         recon, kl = torch.zeros(len(x_test)), torch.zeros(len(x_test))
@@ -100,7 +104,7 @@ def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
             recon += t["recon"] / ev["elbo_samples"]
             kl = t["kl"]  # closed form: the same for every draw
         iwae = vae.iwae_bound(x_test, ev["iwae_samples"], generator)
-    _figures(exp, root, vae, x_test, y_test, generator, figures_dir)
+    _figures(exp, vae, x_test, y_test, generator, figures_dir)
     return {
         "test_elbo": round(float(-(recon + kl).mean()), 4),
         "test_recon_nll": round(float(recon.mean()), 4),

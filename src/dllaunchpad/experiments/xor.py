@@ -15,9 +15,9 @@ import lightning as L
 import torch
 from torch import nn
 
-from ..batches import TensorDataModule
-from ..models.keras_init import keras_dense
-from ..optim import build_optimizer
+from dllaunchpad.training.batches import TensorDataModule
+from dllaunchpad.models.keras_init import keras_dense
+from dllaunchpad.optim import build_optimizer
 
 X = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 Y = torch.tensor([[0.0], [1.0], [1.0], [0.0]])
@@ -44,15 +44,18 @@ class XorNet(L.LightningModule):
         return build_optimizer(self.parameters(), self.optimizer_spec)
 
 
-def build(exp, params, root: Path):
-    module = XorNet(exp.spec["model"]["hidden"], exp.spec["optimizer"])
-    dm = TensorDataModule((X, Y), batch_size=exp.spec["trainer"]["batch_size"],
-                          seed=exp.spec.get("seed", params["seed"]))
+def model(exp) -> XorNet:
+    return XorNet(exp.spec["model"]["hidden"], exp.spec["optimizer"])
+
+
+def build(exp):
+    module = model(exp)  # before the datamodule, as always (the order of the seeded draws)
+    dm = TensorDataModule((X, Y), batch_size=exp.spec["trainer"]["batch_size"], seed=exp.seed)
     return module, dm
 
 
-def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
-    from ..report.figures import curves, pyplot, read_history, save
+def evaluate(exp, module, figures_dir: Path) -> dict:
+    from dllaunchpad.analysis.figures import curves, pyplot, read_history, save
 
     with torch.no_grad():
         p = module(X).squeeze(1)
@@ -73,7 +76,7 @@ def evaluate(exp, params, root: Path, module, figures_dir: Path) -> dict:
     ax.set_title("XOR: output surface and the 0.5 boundary")
     ax.grid(False)
     save(fig, figures_dir / "decision_surface.png")
-    curves(figures_dir / "loss.png", read_history(root / exp.history), ["train_loss"], "MSE",
+    curves(figures_dir / "loss.png", read_history(exp.path(exp.history)), ["train_loss"], "MSE",
            "Training loss per epoch")
     metrics = {f"prediction_{int(a)}{int(b)}": float(v) for (a, b), v in zip(X.tolist(), p)}
     metrics.update({

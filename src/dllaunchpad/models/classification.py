@@ -20,8 +20,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..regularization import l1_penalty
-from .supervised import SupervisedModule
+from dllaunchpad.models.regularization import l1_penalty
+from dllaunchpad.models.supervised import SupervisedModule
 
 
 class Classifier(SupervisedModule):

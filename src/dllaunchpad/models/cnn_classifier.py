@@ -26,9 +26,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .classification import Classifier
-from .dense import dense_stack
-from .keras_init import keras_conv2d
+from dllaunchpad.models.classification import Classifier
+from dllaunchpad.models.dense import dense_stack
+from dllaunchpad.models.keras_init import keras_conv2d
 
 
 def feature_size(size: int, n_filters: int, kernel_size: int, pools: list[bool]) -> int:

@@ -16,11 +16,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..optim import build_optimizer
-from ..regularization import kernel_weights, penalty
-from .activations import make_activation
-from .initialization import initialize_module
-from .epoch_logging import EpochLoggingModule
+from dllaunchpad.optim import build_optimizer
+from dllaunchpad.models.regularization import kernel_weights, penalty
+from dllaunchpad.models.activations import make_activation
+from dllaunchpad.models.initialization import initialize_module
+from dllaunchpad.models.epoch_logging import EpochLoggingModule
 
 
 class ConfigurableMLP(EpochLoggingModule):

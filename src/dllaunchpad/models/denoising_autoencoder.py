@@ -25,8 +25,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .keras_init import keras_conv2d
-from .supervised import SupervisedModule
+from dllaunchpad.models.keras_init import keras_conv2d
+from dllaunchpad.models.supervised import SupervisedModule
 
 
 class DenoisingAutoencoder(SupervisedModule):

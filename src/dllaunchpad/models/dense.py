@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from .keras_init import keras_dense
+from dllaunchpad.models.keras_init import keras_dense
 
 
 def dense_stack(in_features: int, hidden: list[int], out_features: int,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .supervised import SupervisedModule
+from dllaunchpad.models.supervised import SupervisedModule
 
 ACTIVATIONS = {"linear": nn.Identity, "relu": nn.ReLU, "sigmoid": nn.Sigmoid}
 PIXELS = 28 * 28

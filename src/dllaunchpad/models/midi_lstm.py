@@ -15,8 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..optim import build_optimizer
-from .epoch_logging import EpochLoggingModule
+from dllaunchpad.optim import build_optimizer
+from dllaunchpad.models.epoch_logging import EpochLoggingModule
 
 N_FEATURES = 3  # pitch, step, duration
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .classification import Classifier
-from .dense import dense_stack, kernels
+from dllaunchpad.models.classification import Classifier
+from dllaunchpad.models.dense import dense_stack, kernels
 
 
 class MLPClassifier(Classifier):

@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from .dense import dense_stack
-from .supervised import SupervisedModule
+from dllaunchpad.models.dense import dense_stack
+from dllaunchpad.models.supervised import SupervisedModule
 
 
 class MLPRegressor(SupervisedModule):

@@ -27,9 +27,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..optim import build_optimizer
-from ..tensors import decompositions as D
-from .epoch_logging import EpochLoggingModule
+from dllaunchpad.optim import build_optimizer
+from dllaunchpad.tensors import decompositions as D
+from dllaunchpad.models.epoch_logging import EpochLoggingModule
 
 
 class SmallCNN(nn.Module):

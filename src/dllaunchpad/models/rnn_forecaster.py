@@ -26,8 +26,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .keras_init import keras_dense
-from .supervised import SupervisedModule
+from dllaunchpad.models.keras_init import keras_dense
+from dllaunchpad.models.supervised import SupervisedModule
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
 

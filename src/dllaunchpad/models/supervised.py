@@ -14,9 +14,9 @@ averaging, mixed-precision scaling), clip when `gradient_clip_val` is set, step.
 
 from __future__ import annotations
 
-from ..batches import StepGroup
-from ..optim import build_optimizer
-from .epoch_logging import EpochLoggingModule
+from dllaunchpad.training.batches import StepGroup
+from dllaunchpad.optim import build_optimizer
+from dllaunchpad.models.epoch_logging import EpochLoggingModule
 
 
 class SupervisedModule(EpochLoggingModule):

@@ -24,8 +24,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..optim import build_optimizer
-from .epoch_logging import EpochLoggingModule
+from dllaunchpad.optim import build_optimizer
+from dllaunchpad.models.epoch_logging import EpochLoggingModule
 
 PAD, BOS, EOS = 0, 1, 2
 SPECIALS = 3

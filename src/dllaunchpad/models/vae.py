@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .supervised import SupervisedModule
+from dllaunchpad.models.supervised import SupervisedModule
 
 PIXELS = 28 * 28
 

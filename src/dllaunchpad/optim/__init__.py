@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .chapter import CHAPTER_OPTIMIZERS
+from dllaunchpad.optim.chapter import CHAPTER_OPTIMIZERS
 
 IMPLEMENTATIONS = ("torch", "chapter")
 

@@ -20,13 +20,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .. import io
-from ..registry import REPORT_HTML, Experiment, Registry
-from .collect import ExperimentView, experiment_view, fmt, href, left_out_status, run_command
-from .sections import GROUPS, OTHER, group_of, section_key
+from dllaunchpad import io
+from dllaunchpad.pipeline.registry import REPORT_HTML, Experiment, Registry
+from dllaunchpad.report.collect import (ExperimentView, comparison_view, experiment_view, fmt, href, left_out_status,
+                                       run_command)
+from dllaunchpad.pipeline.sections import GROUPS, OTHER, group_of, section_key
 
 TEMPLATES = Path(__file__).with_name("templates")
-CHAPTER_VALUES = Path(__file__).parents[1] / "chapter_values.yaml"
+CHAPTER_VALUES = Path(__file__).with_name("chapter_values.yaml")
 PAGES_DIR = "reports/experiments"
 
 
@@ -168,6 +169,7 @@ def _env():
     env.filters["href"] = href
     env.filters["seconds"] = _seconds
     env.filters["code"] = _code
+    env.globals["fmt"] = lambda v: "" if v is None else fmt(v)
     return env
 
 
@@ -191,13 +193,18 @@ def render_pages(params: dict, reg: Registry, root: Path = Path("."), raw_params
         page=lambda name: f"experiments/{name}.html", datasets=[dataset_row(d, root) for d in reg.datasets.values()],
         skipped_datasets=reg.skipped_datasets)}
     raw_experiments = (raw_params or {}).get("experiments", {})
+    comparisons = {n: comparison_view(c, reg, root) for n, c in reg.comparisons.items()}
+    for name, c in comparisons.items():
+        pages[reg.comparisons[name].page] = env.get_template("comparison.html").render(
+            **common, up="../../", c=c, command=run_command(name, params["scale"]))
     template = env.get_template("experiment.html")
     for i, v in enumerate(exp_views):
+        entry = v.exp.variant_of or (v.name if v.name in comparisons else None)
         quick = raw_experiments.get(v.name, {}).get("quick") if params["scale"] == "quick" else None
         pages[page_path(v.name)] = template.render(
             **common, up="../../", v=v, fidelity=by_exp.get(v.name),
             settings=_settings_yaml(v.exp.spec), quick=_settings_yaml(quick) if quick else "",
-            command=run_command(v.name, params["scale"]),
+            command=run_command(v.name, params["scale"]), comparison=comparisons.get(entry),
             prev=exp_views[i - 1] if i > 0 else None, next=exp_views[i + 1] if i + 1 < len(exp_views) else None,
             page=lambda name: f"{name}.html")
     return pages
@@ -210,8 +217,7 @@ def build_report(params: dict, reg: Registry, root: Path = Path("."), raw_params
     pages = render_pages(params, reg, root, raw_params)
     for rel, html in pages.items():
         io.write_text(root / rel, html)
-    pages_dir = root / PAGES_DIR
-    for stale in pages_dir.glob("*.html"):
+    for stale in [*(root / PAGES_DIR).glob("*.html"), *(root / "reports/comparisons").glob("*.html")]:
         if stale.relative_to(root).as_posix() not in pages:
             stale.unlink()
     return root / REPORT_HTML

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from ..evaluate import RUN_FILE, is_wall_clock
-from ..registry import Experiment, Registry
-from .sections import Group, group_of
+from dllaunchpad.pipeline.registry import RUN_FILE, Experiment, Registry, is_wall_clock
+from dllaunchpad.pipeline.sections import Group, group_of
+from dllaunchpad.pipeline.stages import log_links
 
 # Keys of the metrics JSON that describe the run rather than the result. Wall-clock times and
 # the device are not in the metrics at all: evaluate writes them to reports/figures/<exp>/run.json.
@@ -154,18 +154,19 @@ def _log_tail(path: Path, lines: int = 20) -> str:
     return "\n".join(text[-lines:])
 
 
-def _failed_log(exp: Experiment, root: Path) -> Path | None:
+def _failed_log(exp: Experiment, reg: Registry, root: Path) -> Path | None:
     """The log of the first stage whose output is missing, when it ends in an error."""
+    table = reg.stages()
     stages = []
     if exp.trains:
         stages.append(("train", root / exp.model_dir / "train.json"))
-    if exp.spec.get("generate") is not None:
-        stages.append(("generate", root / exp.generated_dir / "summary.json"))
+    if exp.generates:
+        stages.append(("generate", root / exp.generated_summary))
     stages.append(("evaluate", root / exp.metrics))
-    for stage, output in stages:
+    for step, output in stages:
         if output.exists():
             continue
-        log = root / "logs" / stage / f"{exp.name}.log"
+        log = root / table[f"{step}_{exp.name}"].log
         if log.is_file() and any(w in _log_tail(log, 40) for w in ("Error", "Traceback", "error:")):
             return log
         return None
@@ -187,7 +188,7 @@ def status(exp: Experiment, reg: Registry, root: Path, scale: str = "full") -> S
             return Status("failed", "failed", f"`{exp.metrics}` is not valid JSON ({err}); rerun `{run}`",
                           hint=f"unreadable metrics; rerun `{run}`")
         return Status("done", "done")
-    failed = _failed_log(exp, root)
+    failed = _failed_log(exp, reg, root)
     if failed is not None:
         rel = failed.relative_to(root).as_posix()
         return Status("failed", "failed", f"the {failed.parent.name} stage failed (see `{rel}`); fix the cause and "
@@ -244,7 +245,7 @@ def headline(metrics: dict, chapter_keys: list[str]) -> tuple[str, str] | None:
 # -- files -----------------------------------------------------------------------------------
 
 def figure(path: Path, root: Path) -> Figure:
-    from .figures import alt_text
+    from dllaunchpad.analysis.figures import alt_text
 
     alt = alt_text(path) or f"{human_name(path.stem)} ({path.relative_to(root).as_posix()})"
     return Figure(path.name, data_uri(path.read_bytes()), alt)
@@ -358,14 +359,7 @@ def links(exp: Experiment, reg: Registry, root: Path) -> list[tuple[str, str]]:
                         "train.json": "training record"}.get(p.name, "model file")
                 out.append((f"{what}: {p.name}", p.relative_to(root).as_posix()))
     out += data_links(exp, reg, root)
-    for stage in ("train", "generate", "evaluate"):
-        log = root / "logs" / stage / f"{exp.name}.log"
-        if log.is_file():
-            out.append((f"{stage} log", log.relative_to(root).as_posix()))
-    bench = root / "logs" / "benchmarks" / "train" / f"{exp.name}.tsv"
-    if bench.is_file():
-        out.append(("training benchmark (Snakemake)", bench.relative_to(root).as_posix()))
-    return out
+    return out + log_links(reg, exp, root)  # each stage's log and benchmark file, from the stage table
 
 
 # -- one experiment --------------------------------------------------------------------------
@@ -398,7 +392,7 @@ def experiment_view(exp: Experiment, reg: Registry, root: Path, scale: str, chap
     _choose_thumbnail(view, root)
     history = root / exp.history
     if with_history_figure and history.is_file():
-        from .figures import learning_curves, read_history
+        from dllaunchpad.analysis.figures import learning_curves, read_history
 
         try:
             drawn = learning_curves(read_history(history), f"{exp.title}: per-epoch history")
@@ -413,7 +407,7 @@ def experiment_view(exp: Experiment, reg: Registry, root: Path, scale: str, chap
 def _choose_thumbnail(view: ExperimentView, root: Path) -> None:
     """The card picture: the PNG the family names (metrics key `thumbnail`), else the first
     figure in name order, else the first piano roll."""
-    from .figures import thumbnail
+    from dllaunchpad.analysis.figures import thumbnail
 
     figdir = root / view.exp.figures_dir
     named = view.metrics.get("thumbnail")
@@ -426,3 +420,38 @@ def _choose_thumbnail(view: ExperimentView, root: Path) -> None:
             fig = next((f for f in view.figures if f.name == path.name), None)
             view.thumbnail_alt = fig.alt if fig else human_name(path.stem)
             return
+
+
+# -- comparisons (an entry's variants side by side) ------------------------------------------
+
+@dataclass
+class ComparisonView:
+    name: str
+    exp: Experiment                    # the entry
+    group: Group
+    variants: tuple
+    seeds: tuple | None
+    out_dir: str
+    summary: dict | None = None        # comparison.json
+    figures: list[Figure] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def columns(self) -> list[str]:
+        s = self.summary or {}
+        rows = s.get("rows") or [{}]
+        return [k for k in rows[0] if k not in ("variant", "setting", "overrides", "seed", "wall_seconds")]
+
+
+def comparison_view(cmp, reg: Registry, root: Path) -> ComparisonView:
+    exp = reg.experiments[cmp.name]
+    view = ComparisonView(cmp.name, exp, group_of(exp.chapter), cmp.variants, cmp.seeds, cmp.out_dir)
+    folder = Path(root) / cmp.out_dir
+    path = folder / "comparison.json"
+    if path.is_file():
+        try:
+            view.summary = json.loads(path.read_text())
+        except ValueError as err:
+            view.error = f"{cmp.out_dir}/comparison.json does not parse: {err}"
+        view.figures = [figure(p, Path(root)) for p in sorted(folder.glob("*.png"))]
+    return view

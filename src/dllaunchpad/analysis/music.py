@@ -73,7 +73,7 @@ def piano_roll(path: Path, notes: np.ndarray, title: str, min_duration: float,
     """Each note as a bar: x = time (s), y = pitch. The seed, when given, is drawn in grey at
     negative times (its last note at 0, where the generated notes' steps start counting); the
     corpus pitch range is shaded when given."""
-    from .report.figures import OKABE_ITO, pyplot, save
+    from dllaunchpad.analysis.figures import OKABE_ITO, pyplot, save
 
     notes = np.asarray(notes, np.float64)
     start = onsets(notes)

@@ -52,27 +52,26 @@ RESUME_DIR = "models/.resume"
 CHECKPOINT = "last.ckpt"
 
 
-def settings_key(exp, params: dict, root: Path) -> str:
+def settings_key(exp) -> str:
     """A short hash of what the training run depends on (see the module docstring)."""
-    from .config import ROOT
-    from .registry import Registry
+    from dllaunchpad.pipeline.config import ROOT
+    from dllaunchpad.pipeline.stages import experiment_code
 
-    code = {rel: hashlib.sha256((ROOT / rel).read_bytes()).hexdigest() for rel in exp.code
+    code = {rel: hashlib.sha256((ROOT / rel).read_bytes()).hexdigest() for rel in experiment_code(exp, "train")
             if (ROOT / rel).exists()}
     data = None
-    if exp.dataset:
-        summary = Path(root) / Registry.from_params(params).dataset(exp.dataset).processed_dir / "summary.json"
+    if exp.data_dir is not None:
+        summary = exp.data_dir / "summary.json"
         data = summary.read_text() if summary.exists() else None
-    what = {"experiment": exp.name, "spec": exp.spec, "seed": exp.spec.get("seed", params["seed"]),
+    what = {"experiment": exp.name, "spec": exp.spec, "seed": exp.seed,
             "code": code, "data": data, "torch": torch.__version__, "lightning": L.__version__}
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def state_dir(exp, params: dict, root: Path | str = ".") -> Path:
+def state_dir(exp) -> Path:
     """This run's resume folder; states of the same experiment under other keys are removed."""
-    root = Path(root)
-    base = root / RESUME_DIR / exp.name
-    here = base / settings_key(exp, params, root)
+    base = exp.root / RESUME_DIR / exp.name
+    here = base / settings_key(exp)
     if base.is_dir():
         for old in base.iterdir():
             if old != here:
@@ -81,9 +80,9 @@ def state_dir(exp, params: dict, root: Path | str = ".") -> Path:
     return here
 
 
-def clear(exp, root: Path | str = ".") -> None:
+def clear(exp) -> None:
     """Forget the experiment's resume state (training finished and its outputs are written)."""
-    base = Path(root) / RESUME_DIR
+    base = exp.root / RESUME_DIR
     shutil.rmtree(base / exp.name, ignore_errors=True)
     try:
         base.rmdir()  # only when no other experiment has a state in flight

@@ -84,7 +84,7 @@ USER_AGENT = "dllaunchpad-fetch (+urllib)"
 # Dataset key -> folder name in the mirror, where they differ (default: the key itself).
 MIRROR_FOLDER = {"classical_piano": "classical-piano"}
 
-CLASSICAL_PIANO_SOURCES = Path(__file__).resolve().parent / "datasets" / "classical_piano_sources.csv"
+CLASSICAL_PIANO_SOURCES = Path(__file__).resolve().parent / "classical_piano_sources.csv"
 CLASSICAL_PIANO_SUBDIR = "midi"
 
 

@@ -16,7 +16,7 @@ import ast
 from functools import lru_cache
 from pathlib import Path
 
-PKG_DIR = Path(__file__).resolve().parent
+PKG_DIR = Path(__file__).resolve().parents[1]
 PKG = "src/dllaunchpad"
 DISPATCH = {"datasets/__init__.py"}
 

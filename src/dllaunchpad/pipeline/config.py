@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SCHEMA_PATH = ROOT / "workflow" / "schemas" / "params.schema.yaml"
 FAMILY_SCHEMAS = ROOT / "workflow" / "schemas" / "families"
 PARAMS_PATH = Path("params.yaml")
@@ -92,6 +92,14 @@ def validate(params: Mapping[str, Any], source: str = "params.yaml") -> None:
         if name not in datasets:
             raise ParamsError(f"{source}: skip_datasets: unknown dataset {name!r} (known: {sorted(datasets)})")
     for name, exp in params["experiments"].items():
+        for key in ("see_also", "uses"):
+            for other in exp.get(key, []):
+                if other not in params["experiments"] or other == name:
+                    raise ParamsError(f"{source}: experiments.{name}.{key}: {other!r} is not another experiment of "
+                                      f"params.yaml")
+        for other in exp.get("uses", []):
+            if "trainer" not in params["experiments"][other]:
+                raise ParamsError(f"{source}: experiments.{name}.uses: {other!r} trains no model (no trainer: block)")
         ds = exp.get("dataset")
         if ds is not None and ds not in datasets:
             raise ParamsError(f"{source}: experiments.{name}.dataset: unknown dataset {ds!r} (known: {sorted(datasets)})")
@@ -115,7 +123,11 @@ def apply_scale(params: Mapping[str, Any]) -> dict:
         for name, entry in out[table].items():
             override = entry.pop("quick", {}) or {}
             if quick:
-                out[table][name] = deep_merge(entry, override)
+                out[table][name] = entry = deep_merge(entry, override)
+            if table == "datasets" and override:
+                # kept: a preprocess stage reads it in quick mode, so its params list it
+                # (pipeline/stages.py) whatever the scale, as dvc.yaml does
+                entry["quick"] = override
     return out
 
 
@@ -132,4 +144,45 @@ def load_params(raw: Mapping[str, Any] | None = None, *, path: str | Path = PARA
     validate(params, source)
     effective = apply_scale(params)
     validate(effective, f"{source} (scale {params['scale']}, quick blocks merged)")
+    return expand_variants(effective, params, source)
+
+
+def expand_variants(effective: dict, raw: Mapping[str, Any], source: str) -> dict:
+    """Every entry's `variants:` as experiments of their own (pipeline/variants.py), each checked
+    against the schemas; `_comparisons` lists them per entry. Also records, per experiment, the
+    params.yaml keys its stages read (`_param_keys`): the whole entry, or for an entry with
+    variants its fields but `variants` (adding a variant does not rerun the others)."""
+    from dllaunchpad.pipeline import variants as V
+
+    experiment_schema = {"$defs": schema()["$defs"], "$ref": "#/$defs/experiment"}
+    out, comparisons = {}, {}
+    for name, spec in effective["experiments"].items():
+        raw_entry = raw["experiments"][name]
+        block = spec.pop("variants", None)
+        keys = ([f"experiments.{name}.{k}" for k in raw_entry if k != "variants"] if "variants" in raw_entry
+                else [f"experiments.{name}"])
+        if block and "variants" not in raw_entry:
+            raise ParamsError(f"{source}: experiments.{name}.quick.variants: declare the variants in the entry "
+                              f"itself (`variants:`); a quick block may only shrink them")
+        spec[V.PARAM_KEYS] = keys
+        out[name] = spec
+        if not block:
+            continue
+        base = {k: v for k, v in spec.items() if not k.startswith("_")}
+        fam = family_schema(spec["family"])
+        names = []
+        for vname, vspec, overrides in V.expand(name, {**base, "variants": block}):
+            where = f"{source}: experiments.{name}.variants: variant {vname} (overrides {', '.join(overrides) or 'none'})"
+            if vname in effective["experiments"] or vname in out:
+                raise ParamsError(f"{where}: the name is taken; rename the entry or the variant")
+            for sch in (experiment_schema, fam):
+                _check(vspec, sch, where)
+            vspec.update({V.VARIANT_OF: name, V.OVERRIDES: overrides, V.PARAM_KEYS: keys})
+            out[vname] = vspec
+            names.append(vname)
+        cmp_keys = [f"experiments.{name}.variants"] + ([f"experiments.{name}.quick"] if "quick" in raw_entry else [])
+        comparisons[name] = {"variants": names, "compare": block.get("compare") or {}, "swept": V.swept_paths(block),
+                             "seeds": block.get("seeds"), "param_keys": cmp_keys}
+    effective["experiments"] = out
+    effective[V.COMPARISONS] = comparisons
     return effective

@@ -14,38 +14,30 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
-from . import devices, io
-from .experiments import family_module
-from .registry import Experiment
-
-RUN_FILE = "run.json"
+from dllaunchpad import io
+from dllaunchpad.experiments import family_module
+from dllaunchpad.pipeline.registry import RUN_FILE, Experiment, is_wall_clock
+from dllaunchpad.training import devices
 
 
-def is_wall_clock(key: str) -> bool:
-    """Keys that measure time, not results: they differ between any two runs."""
-    return key.endswith("_seconds")
-
-
-def evaluate(exp: Experiment, params: dict, root: Path | str = ".") -> dict:
-    root = Path(root)
+def evaluate(exp: Experiment) -> dict:
     devices.tune_cpu_allocator()  # evaluation runs the same big forward passes as training
     fam = family_module(exp.family)
     module = None
     extra: dict = {}
     run: dict = {}
     if exp.trains:
-        from .train import load_trained
+        from dllaunchpad.runners.train import load_trained
 
-        module, _ = load_trained(exp, params, root)
-        info = json.loads((root / exp.model_dir / "train.json").read_text())
+        module = load_trained(exp)
+        info = json.loads(exp.path(exp.model_dir).joinpath("train.json").read_text())
         extra = {"epochs_run": info["epochs_run"]}
         run = {"device": info["device"], "train_seconds": info["train_seconds"]}
     t0 = time.perf_counter()
-    with io.atomic_path(root / exp.figures_dir) as figures:
+    with io.atomic_path(exp.path(exp.figures_dir)) as figures:
         figures.mkdir()
-        metrics = fam.evaluate(exp, params, root, module, figures)
+        metrics = fam.evaluate(exp, module, figures)
         bad = [k for k, v in metrics.items() if isinstance(v, (dict, list))]
         if bad:
             raise TypeError(f"{exp.name}: metrics must be flat, got nested values for {bad}")
@@ -54,5 +46,5 @@ def evaluate(exp: Experiment, params: dict, root: Path | str = ".") -> dict:
         io.write_json(figures / RUN_FILE, run)
     metrics = {**{k: v for k, v in metrics.items() if not is_wall_clock(k)}, **extra,
                "chapter_section": exp.chapter}
-    io.write_json(root / exp.metrics, metrics)
+    io.write_json(exp.path(exp.metrics), metrics)
     return metrics

@@ -1,20 +1,8 @@
-"""The one training runner: experiment -> DataModule + LightningModule + callbacks + Trainer.
+"""The one training loop every family uses: seeding, Lightning's Trainer, the runner's
+callbacks (per-epoch history, early stopping, best weights, resumable epoch checkpoints).
 
-Seeding, device choice, the per-epoch history and checkpoint writing live here once, for every
-family. Outputs (atomic, so a killed job leaves nothing that looks finished):
-
-- ``models/<exp>/last.ckpt``   Lightning checkpoint at the end of training (load with
-                               weights_only=True)
-- ``models/<exp>/best.ckpt``   ``{"state_dict", "epoch", "monitor", "value"}`` of the best epoch,
-                               when the trainer settings ask for early stopping with
-                               ``restore_best`` or for ``checkpoint_best``
-- ``models/<exp>/train.json``  wall time, device, epochs run, best epoch, resumed-from epoch
-- ``reports/history/<exp>.csv`` one row per epoch (DVC plots)
-
-While it trains, a full checkpoint is written atomically at the end of every epoch to
-``models/.resume/<exp>/<key>/`` (see resume.py): a killed run, rerun, continues from there and
-ends with the same results as an uninterrupted one.
-
+``runners/train.py`` calls :func:`fit` for an experiment's model; families that fit several
+models inside one experiment (k-fold cross-validation, sweeps) call it once per model.
 Trainer settings (params.yaml `trainer:`, schema-checked): epochs, batch_size, devices,
 precision, compile, limit_train_batches, gradient_clip_val, early_stopping {monitor, patience,
 min_delta, mode, restore_best}, checkpoint_best {monitor, mode}.
@@ -24,21 +12,11 @@ from __future__ import annotations
 
 import csv
 import io as _io
-import logging
 import os
 import time
 from pathlib import Path
 
-from . import devices, io, resume
-from .experiments import family_module
-from .progress import progress_enabled
-from .registry import Experiment
-
-log = logging.getLogger(__name__)
-
-
-def experiment_seed(exp: Experiment, params: dict) -> int:
-    return int(exp.spec.get("seed", params["seed"]))
+from dllaunchpad.training import devices, resume
 
 
 def _history_callback():
@@ -192,8 +170,8 @@ def _hand_steps_to_module(module, datamodule, trainer_cfg: dict) -> dict:
     TensorDataModule, group mini-batches into StepGroups and apply `limit_train_batches` in
     mini-batches on the data side, where Lightning would count the groups. Returns the trainer
     settings left for Lightning."""
-    from .batches import TensorDataModule
-    from .models.supervised import SupervisedModule
+    from dllaunchpad.training.batches import TensorDataModule
+    from dllaunchpad.models.supervised import SupervisedModule
 
     if not isinstance(module, SupervisedModule):
         return trainer_cfg
@@ -245,73 +223,3 @@ def fit(module, datamodule, trainer_cfg: dict, *, seed: int | None, want_gpu: bo
     return {"trainer": trainer, "history": history.rows, "best": best, "device": device,
             "seconds": time.perf_counter() - t0,
             "resumed_from_epoch": epoch_ckpt.resumed_from_epoch if epoch_ckpt else 0}
-
-
-def train(exp: Experiment, params: dict, root: Path | str = ".", progress: bool | None = None) -> dict:
-    import lightning as L
-    import torch
-
-    root = Path(root)
-    fam = family_module(exp.family)
-    seed = experiment_seed(exp, params)
-    progress = progress_enabled() if progress is None else progress
-
-    # Seed before build: model initialisation and data shuffles draw from the seeded streams.
-    L.seed_everything(seed, workers=True, verbose=False)
-    module, datamodule = fam.build(exp, params, root)
-    log.info("training %s, seed %d", exp.name, seed)
-    extra = list(getattr(fam, "callbacks", lambda e: [])(exp))
-    resume_dir = resume.state_dir(exp, params, root)
-    if (resume_dir / resume.CHECKPOINT).exists():
-        log.info("%s: resuming from %s", exp.name, resume_dir / resume.CHECKPOINT)
-    result = fit(module, datamodule, exp.spec["trainer"], seed=None, want_gpu=exp.gpu,
-                 progress=progress, extra_callbacks=extra, resume_dir=resume_dir,
-                 checkpoint_interval_s=params.get("cluster", {}).get("checkpoint_interval_s", 0.0))
-    trainer, best = result["trainer"], result["best"]
-
-    info = {
-        "experiment": exp.name,
-        "device": result["device"],
-        "epochs_run": trainer.current_epoch,
-        "seed": seed,
-        "train_seconds": round(result["seconds"], 3),
-        "best_epoch": best.epoch if best else None,
-        "best_value": best.value if best else None,
-        "resumed_from_epoch": result["resumed_from_epoch"],
-        "torch": torch.__version__,
-        "lightning": L.__version__,
-    }
-    if trainer.is_global_zero:
-        with io.atomic_path(root / exp.model_dir) as tmp:
-            tmp.mkdir()
-            trainer.save_checkpoint(tmp / "last.ckpt", weights_only=False)  # full: resumable
-            if best is not None and best.state is not None:
-                torch.save({"state_dict": best.state, "epoch": best.epoch, "monitor": best.monitor,
-                            "value": best.value}, tmp / "best.ckpt")
-            io.write_json(tmp / "train.json", info)
-        io.write_text(root / exp.history, history_csv(result["history"]))
-        resume.clear(exp, root)  # the outputs are complete: nothing left to resume
-    return info
-
-
-def evaluation_checkpoint(exp: Experiment, root: Path | str = ".") -> Path:
-    """best.ckpt when training restored the best weights (Keras' restore_best_weights) or kept
-    a best checkpoint; otherwise last.ckpt."""
-    best = Path(root) / exp.model_dir / "best.ckpt"
-    return best if best.exists() else Path(root) / exp.checkpoint
-
-
-def load_trained(exp: Experiment, params: dict, root: Path | str = ".", ckpt: Path | None = None):
-    """Rebuild the experiment's module and load its weights (weights_only=True: a checkpoint is
-    data, never code). By default the checkpoint evaluation uses (see evaluation_checkpoint)."""
-    import torch
-
-    root = Path(root)
-    module, datamodule = family_module(exp.family).build(exp, params, root)
-    ckpt = Path(ckpt) if ckpt is not None else evaluation_checkpoint(exp, root)
-    if not ckpt.exists():
-        raise FileNotFoundError(f"{ckpt}: no checkpoint; run `dllaunchpad train {exp.name}` first")
-    state = torch.load(ckpt, map_location="cpu", weights_only=True)
-    module.load_state_dict(state["state_dict"])
-    module.eval()
-    return module, datamodule

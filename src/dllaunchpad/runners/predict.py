@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .registry import Experiment
+from dllaunchpad.pipeline.registry import Experiment
 
 SIZE = 28
 GRAYSCALE_MODES = {"L", "1"}  # 8-bit grayscale, and 1-bit black/white (read as 0 or 255)
@@ -63,21 +63,6 @@ def read_digit(path: str | Path, resize: bool = False) -> tuple[np.ndarray, list
     return pixels, warnings
 
 
-def load_module(exp: Experiment, params: dict, root: str | Path = "."):
-    """The experiment's network with the weights evaluation uses, without reading its data."""
-    import torch
-
-    from .experiments import family_module
-    from .train import evaluation_checkpoint
-
-    ckpt = evaluation_checkpoint(exp, root)
-    if not ckpt.exists():
-        raise FileNotFoundError(f"{ckpt}: no checkpoint; run `dllaunchpad train {exp.name}` first")
-    module = family_module(exp.family).model(exp, params)
-    module.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"])
-    return module.eval()
-
-
 def classify(module, image: np.ndarray) -> np.ndarray:
     """Softmax scores (10,) for one 28x28 image, shaped the way the network was trained."""
     import torch
@@ -104,15 +89,15 @@ def add_noise(image: np.ndarray, factor: float, seed: int) -> np.ndarray:
 def write_png(path: Path, image: np.ndarray) -> Path:
     from PIL import Image
 
-    from . import io
+    from dllaunchpad import io
 
     with io.atomic_path(path) as tmp:
         Image.fromarray(np.round(np.clip(image, 0, 1) * 255).astype(np.uint8), mode="L").save(tmp, format="PNG")
     return path
 
 
-def predict(exp: Experiment, params: dict, image_path: str | Path, *, resize: bool = False,
-            out: str | Path | None = None, noise: float = 0.0, seed: int = 0, root: str | Path = ".") -> str:
+def predict(exp: Experiment, image_path: str | Path, *, resize: bool = False,
+            out: str | Path | None = None, noise: float = 0.0, seed: int = 0) -> str:
     """Run the exercise for one image; returns the text to print."""
     is_classifier = exp.family in CLASSIFIER_FAMILIES and exp.dataset == "mnist"
     if not is_classifier and exp.family not in DENOISER_FAMILIES:
@@ -121,7 +106,9 @@ def predict(exp: Experiment, params: dict, image_path: str | Path, *, resize: bo
     if is_classifier and out:
         raise ValueError(f"predict: --out is for the denoising autoencoder; {exp.name} prints its scores")
     image, warnings = read_digit(image_path, resize)
-    module = load_module(exp, params, root)
+    from dllaunchpad.runners.train import load_trained
+
+    module = load_trained(exp)  # the network alone: predict reads no training data
     lines = [f"warning: {w}" for w in warnings]
     if noise:
         image = add_noise(image, noise, seed)

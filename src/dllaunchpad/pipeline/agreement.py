@@ -54,7 +54,7 @@ def dvc_stage_names(root: Path | str = ".") -> list[str]:
 
 def config_overrides(config: Mapping, root: Path | str = ".") -> list[str]:
     """Top-level keys whose value in Snakemake's config differs from params.yaml's."""
-    from .config import read_params
+    from dllaunchpad.pipeline.config import read_params
 
     on_disk = read_params(Path(root) / "params.yaml")
     return sorted(k for k in set(config) | set(on_disk) if config.get(k) != on_disk.get(k))
@@ -83,7 +83,7 @@ def record_snakemake_run(rules: Iterable[str], config: Mapping, root: Path | str
              "(--config), and dvc.lock must describe params.yaml. Run without --config overrides, "
              "or edit params.yaml, to keep DVC in step.")
         return []
-    from .dvc_yaml import render
+    from dllaunchpad.pipeline.dvc_yaml import render
 
     if (root / "dvc.yaml").read_text() != render():
         _say("not recording this run in DVC: dvc.yaml is out of date with params.yaml; run "

@@ -1,0 +1,130 @@
+"""Variants: one entry, many runs. A grid (with seed repeats) in a copy of params.yaml gives one
+stage per variant in Snakemake and in dvc.yaml, plus a comparison stage; a bad override path is
+refused naming it; the compare stage tables the seed spread and the report links both ways."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import REPO
+from dllaunchpad.analysis import spread
+from dllaunchpad.pipeline.config import ParamsError, load_params
+from dllaunchpad.pipeline.dvc_yaml import render
+from dllaunchpad.pipeline.registry import Registry
+
+GRID = {"grid": {"model.hidden": [1, 2]}, "seeds": [0, 1],
+        "compare": {"metric": "binary_accuracy", "goal": "max", "success": {"at_least": 1.0}}}
+VARIANTS = ["xor__hidden1__seed0", "xor__hidden1__seed1", "xor__hidden2__seed0", "xor__hidden2__seed1"]
+
+
+def _with_grid(raw):
+    raw["experiments"]["xor"]["variants"] = json.loads(json.dumps(GRID))
+    return raw
+
+
+def test_a_grid_gives_one_stage_per_variant_in_snakemake_and_dvc(raw_params, tmp_path):
+    raw = _with_grid(raw_params)
+    work = tmp_path / "repo"
+    shutil.copytree(REPO, work, ignore=shutil.ignore_patterns(".venv", ".git", "data", "models", "reports", "logs",
+                                                              ".snakemake", ".dvc", "*.egg-info"))
+    (work / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    proc = subprocess.run([sys.executable, str(REPO / "tests/snakemake_rules.py")], cwd=work, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rules = json.loads(proc.stdout.strip().splitlines()[-1])
+    dvc = yaml.safe_load((work / "dvc.yaml").read_text())["stages"]  # Snakemake refreshed it from params.yaml
+    assert dvc == yaml.safe_load(render(raw))["stages"]
+    for v in VARIANTS:
+        for step in ("train", "evaluate"):
+            assert f"{step}_{v}" in rules and f"{step}_{v}" in dvc
+        assert dvc[f"train_{v}"]["params"] == ["scale", *[f"experiments.xor.{k}" for k in raw["experiments"]["xor"]
+                                                           if k != "variants"]]
+    assert set(dvc["compare_xor"]["deps"]) >= {f"reports/metrics/{v}.json" for v in VARIANTS}
+    assert "compare_xor" in rules and set(rules) - {"all"} == set(dvc)
+    assert "reports/comparisons/xor.html" in dvc["report"]["outs"]
+
+
+def test_quick_mode_keeps_the_grid_small(raw_params):
+    raw = _with_grid(raw_params)
+    raw["experiments"]["xor"]["quick"]["variants"] = {"seeds": [0]}
+    reg = Registry.from_params(load_params(raw, scale="quick"))
+    assert reg.comparisons["xor"].variants == ("xor__hidden1__seed0", "xor__hidden2__seed0")
+    assert reg.experiment("xor__hidden2__seed0").spec["model"]["hidden"] == 2
+    assert reg.experiment("xor__hidden2__seed0").overrides == {"model.hidden": 2, "seed": 0}
+    assert reg.experiment("xor__hidden2__seed0").variant_of == "xor"
+
+
+@pytest.mark.parametrize("grid, named", [({"model.hiden": [1]}, "model.hiden"), ({"modle.hidden": [1]}, "modle"),
+                                         ({"trainer.epochs": [0]}, "trainer.epochs")])
+def test_a_bad_override_path_is_refused_naming_it(raw_params, grid, named):
+    raw_params["experiments"]["xor"]["variants"] = {"grid": grid}
+    with pytest.raises(ParamsError, match=r"experiments\.xor\.variants: variant xor__") as err:
+        load_params(raw_params)
+    assert next(iter(grid)) in str(err.value) and named.split(".")[-1] in str(err.value)
+
+
+def test_named_variants_and_seed_only_repeats(raw_params):
+    raw_params["experiments"]["xor"]["variants"] = {"named": {"wide": {"model.hidden": 12}}, "seeds": [3, 4]}
+    reg = Registry.from_params(load_params(raw_params))
+    assert reg.comparisons["xor"].variants == ("xor__wide__seed3", "xor__wide__seed4")
+    assert reg.experiment("xor__wide__seed4").seed == 4
+    raw_params["experiments"]["xor"]["variants"] = {"seeds": [1, 2]}
+    reg = Registry.from_params(load_params(raw_params))
+    assert reg.comparisons["xor"].variants == ("xor__seed1", "xor__seed2")
+
+
+# -- the seed spread (analysis/spread.py) ------------------------------------------------------
+
+def test_seed_spread_and_a_difference_inside_it():
+    a = spread.summary([0.75, 1.0, 1.0, 0.75], {"at_least": 1.0})
+    b = spread.summary([1.0, 1.0, 0.75, 1.0], {"at_least": 1.0})
+    assert (a.n, a.mean, round(a.sd, 6), a.low, a.high, a.successes) == (4, 0.875, 0.144338, 0.75, 1.0, 2)
+    assert b.success_rate == 0.75
+    assert spread.differs(a, b) is False and spread.verdict(a, b) == "within the seed spread"
+    c = spread.summary([0.50, 0.51, 0.49, 0.50])
+    assert spread.differs(a, c) is True
+    assert spread.differs(spread.summary([1.0]), c) is None  # one seed: cannot tell
+    assert spread.differs(spread.summary([1.0, 1.0]), spread.summary([0.75, 0.75])) is True  # sd 0 both
+
+
+# -- end to end: train, evaluate, compare, report --------------------------------------------
+
+def test_compare_stage_and_pages(raw_params, tmp_path):
+    from dllaunchpad.report.build import build_report
+    from dllaunchpad.runners.compare import compare
+    from dllaunchpad.runners.evaluate import evaluate
+    from dllaunchpad.runners.train import train
+
+    raw = _with_grid(raw_params)
+    raw["experiments"]["xor"]["quick"]["trainer"]["epochs"] = 300
+    raw.update(scale="quick", skip_datasets=["rps"])
+    params = load_params(raw)
+    reg = Registry.from_params(params, root=tmp_path)
+    for v in VARIANTS:
+        train(reg.experiment(v), progress=False)
+        evaluate(reg.experiment(v))
+    summary = compare(reg.comparisons["xor"], reg)
+    assert [g["setting"] for g in summary["groups"]] == ["model.hidden=1", "model.hidden=2"]
+    accs = {r["variant"]: r["binary_accuracy"] for r in summary["rows"]}
+    for g in summary["groups"]:
+        values = [accs[v] for v in g["variants"]]
+        assert g["summary"]["mean"] == pytest.approx(sum(values) / 2)
+        assert g["summary"]["successes"] == sum(v >= 1.0 for v in values)
+    assert summary["best"] in summary["answer"] and "Success (binary_accuracy ≥ 1)" in summary["answer"]
+    out = tmp_path / "reports/comparisons/xor"
+    assert {p.name for p in out.iterdir()} == {"comparison.json", "variants.csv", "metric.png", "wall_time.png"}
+    assert (out / "variants.csv").read_text().splitlines()[0] == "variant,setting,seed,binary_accuracy,wall_seconds"
+
+    build_report(params, reg, tmp_path, raw_params=raw)
+    page = (tmp_path / "reports/comparisons/xor.html").read_text()
+    for v in VARIANTS:
+        assert f'href="../experiments/{v}.html"' in page
+    variant_page = (tmp_path / f"reports/experiments/{VARIANTS[0]}.html").read_text()
+    assert 'href="../comparisons/xor.html"' in variant_page and "A variant of" in variant_page
+    assert 'href="../comparisons/xor.html"' in (tmp_path / "reports/experiments/xor.html").read_text()
