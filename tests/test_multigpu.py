@@ -10,6 +10,7 @@ import torch
 
 from dllaunchpad.training import devices
 from dllaunchpad.runners import train
+from dllaunchpad.training import fit as train_fit
 from dllaunchpad.pipeline.config import load_params
 from dllaunchpad.pipeline.registry import Registry
 
@@ -38,16 +39,16 @@ def test_two_devices_make_a_ddp_trainer_that_starts_its_own_processes_in_a_slurm
         monkeypatch.setenv(key, value)
     # CPU processes stand in for the two GPUs (the DDP wiring is the same; nothing is launched).
     monkeypatch.setattr(devices, "choose", lambda requested, want_gpu=True: ("cpu", requested))
-    trainer, _ = train.make_trainer({"epochs": 1, "devices": 2}, [], want_gpu=True, progress=False)
+    trainer, _ = train_fit.make_trainer({"epochs": 1, "devices": 2}, [], want_gpu=True, progress=False)
     assert isinstance(trainer.strategy, DDPStrategy) and trainer.num_devices == 2
     assert isinstance(trainer.strategy.cluster_environment, LightningEnvironment)
 
 
 def test_ddp_plugins_only_when_slurm_started_fewer_tasks_than_devices(monkeypatch):
     monkeypatch.delenv("SLURM_NTASKS", raising=False)
-    assert train.ddp_plugins(4) == []            # a workstation: Lightning's own default
+    assert train_fit.ddp_plugins(4) == []            # a workstation: Lightning's own default
     monkeypatch.setenv("SLURM_NTASKS", "4")
-    assert train.ddp_plugins(4) == []            # srun started one task per device: SLURM's
+    assert train_fit.ddp_plugins(4) == []            # srun started one task per device: SLURM's
     monkeypatch.setenv("SLURM_NTASKS", "1")
-    assert train.ddp_plugins(1) == []            # one device: no DDP at all
-    assert len(train.ddp_plugins(4)) == 1
+    assert train_fit.ddp_plugins(1) == []            # one device: no DDP at all
+    assert len(train_fit.ddp_plugins(4)) == 1

@@ -218,7 +218,7 @@ def test_run_resolves_experiment_names(raw_params):
     params = load_params(raw_params)
     reg = Registry.from_params(params)
     targets, names = _experiment_targets(["xor", "reports/metrics/iris_mlp.json", "-n"], reg, params, [])
-    assert targets == ["reports/metrics/xor.json", "reports/figures/xor", "reports/metrics/iris_mlp.json", "-n"]
+    assert targets == ["reports/figures/xor", "reports/metrics/xor.json", "reports/metrics/iris_mlp.json", "-n"]
     assert names == ["xor"]
     with pytest.raises(KeyError, match="needs dataset 'rps'"):
         _experiment_targets(["rps_cnn_1"], reg, params, [])

@@ -47,3 +47,9 @@ def rule_output(out, stage):
         spec["labels"] = lambda wildcards, experiment=stage.target: {"experiment": experiment,
                                                                       "figure": wildcards.name}
     return report(path, **spec)
+
+
+def caption_params(stage):
+    """What the report captions (workflow/report/*.rst) print about an experiment's stage."""
+    exp = REG.experiments.get(stage.target) if stage.step in ("train", "generate", "evaluate") else None
+    return {"experiment": exp.name, "title": exp.title, "chapter": exp.chapter} if exp else {}

@@ -22,6 +22,7 @@ for _stage in STAGES.values():
         params:
             command=_stage.command(SCALE),
             settings=param_values(_stage),
+            **caption_params(_stage),
         log:
             _stage.log,
         benchmark:
