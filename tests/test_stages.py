@@ -6,6 +6,7 @@ makes of params.yaml; a family that breaks the contract is refused when the regi
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -46,7 +47,7 @@ def test_a_stale_dvc_yaml_is_refreshed(tmp_path, monkeypatch):
 
 def _snakemake_rules(*config: str) -> dict:
     proc = subprocess.run([sys.executable, str(REPO / "tests" / "snakemake_rules.py"), *config], cwd=REPO,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env={**os.environ, "LAUNCHPAD_DVC_YAML": "keep"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 

@@ -208,6 +208,10 @@ def cmd_run(args) -> int:
     targets, names = _experiment_targets(args.targets, reg, params, missing)
     # Targets first: --config takes every word after it as a name=value pair.
     cmd = [exe, *targets, "--cores", str(args.cores), "--config", *config]
+    if {"-n", "--dry-run", "--dryrun"} & set(targets):
+        from dllaunchpad.pipeline.dvc_yaml import KEEP_ENV
+
+        env[KEEP_ENV] = "keep"  # a dry run changes nothing, dvc.yaml included
     print("+ " + " ".join(cmd), flush=True)
     rc = subprocess.call(cmd, env=env)
     if rc == 0 and names and not {"-n", "--dry-run", "--dryrun"} & set(targets):
@@ -224,9 +228,15 @@ def cmd_run(args) -> int:
 
 
 def cmd_dvc_yaml(args) -> int:
-    from dllaunchpad.pipeline.dvc_yaml import render
+    """dvc.yaml for params.yaml, or for a mode (`--scale quick`, `--skip-datasets rps`) that a
+    DVC-only user wants `dvc repro` to run without editing params.yaml."""
+    from dllaunchpad.pipeline.config import read_params
+    from dllaunchpad.pipeline.dvc_yaml import mode_of, render
 
-    text = render()
+    wanted = {"scale": args.scale} if args.scale else {}
+    if args.skip_datasets is not None:
+        wanted["skip_datasets"] = [d for d in args.skip_datasets.split(",") if d]
+    text = render(mode=mode_of(wanted, read_params(args.params)))
     path = Path("dvc.yaml")
     if args.check:
         if not path.exists() or path.read_text() != text:
@@ -294,6 +304,8 @@ def parser() -> argparse.ArgumentParser:
     sp.set_defaults(fn=cmd_run)
     sp = sub.add_parser("dvc-yaml", help="regenerate dvc.yaml from params.yaml")
     sp.add_argument("--check", action="store_true", help="exit 1 if dvc.yaml is stale")
+    sp.add_argument("--skip-datasets", metavar="A,B", help="leave these datasets out (as skip_datasets), e.g. rps "
+                    "offline; with the global --scale, the mode `dvc repro` then runs")
     sp.set_defaults(fn=cmd_dvc_yaml)
     sub.add_parser("dvc-sync", help="after dvc pull/checkout/repro: tell Snakemake what DVC vouches for"
                    ).set_defaults(fn=cmd_dvc_sync)

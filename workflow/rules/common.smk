@@ -4,7 +4,8 @@
 import json
 
 from dllaunchpad.pipeline.config import ParamsError, load_params
-from dllaunchpad.pipeline.dvc_yaml import refresh as refresh_dvc_yaml
+from dllaunchpad.pipeline.config import read_params
+from dllaunchpad.pipeline.dvc_yaml import mode_of, refresh as refresh_dvc_yaml
 from dllaunchpad.pipeline.registry import REPORT_HTML, Registry
 
 try:
@@ -17,7 +18,9 @@ except ParamsError as exc:
 validate(config, "../schemas/params.schema.yaml")  # Snakemake's own check, same schema
 
 STAGES = REG.stages()  # pipeline/stages.py: the one table; dvc.yaml is generated from it too
-refresh_dvc_yaml()  # so that a params.yaml edit is all it takes for DVC too
+# dvc.yaml follows params.yaml and this run's --config scale/skip_datasets, so that DVC records
+# and reruns the same stages (workflow/rules/dvc.smk records them when the run succeeds).
+refresh_dvc_yaml(mode=mode_of(config, read_params("params.yaml")))
 SCALE = P["scale"]
 if REG.skipped_datasets:
     print(f"launchpad: leaving out datasets {list(REG.skipped_datasets)} (skip_datasets); "

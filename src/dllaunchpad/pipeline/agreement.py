@@ -31,6 +31,7 @@ DVC -> Snakemake
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -77,15 +78,17 @@ def record_snakemake_run(rules: Iterable[str], config: Mapping, root: Path | str
     stages = [s for s in dvc_stage_names(root) if s in wanted]
     if not stages:
         return []
-    differing = config_overrides(config, root)
+    from dllaunchpad.pipeline.config import read_params
+    from dllaunchpad.pipeline.dvc_yaml import MODE_KEYS, mode_of, render
+
+    differing = [k for k in config_overrides(config, root) if k not in MODE_KEYS]
     if differing:
         _say(f"not recording this run in DVC: its config differs from params.yaml in {differing} "
-             "(--config), and dvc.lock must describe params.yaml. Run without --config overrides, "
+             "(--config), and dvc.lock must describe params.yaml. Run without those --config overrides, "
              "or edit params.yaml, to keep DVC in step.")
         return []
-    from dllaunchpad.pipeline.dvc_yaml import render
-
-    if (root / "dvc.yaml").read_text() != render():
+    mode = mode_of(dict(config), read_params(root / "params.yaml"))
+    if (root / "dvc.yaml").read_text() != render(read_params(root / "params.yaml"), mode=mode):
         _say("not recording this run in DVC: dvc.yaml is out of date with params.yaml; run "
              "`dllaunchpad dvc-yaml`, then `dvc commit` or rerun.")
         return []
@@ -151,9 +154,12 @@ def sync_snakemake(root: Path | str = ".", snakemake_args: Iterable[str] = ()) -
     # --touch: set output times in DAG order and record metadata, running nothing; --forcerun:
     # all of them, not only those Snakemake would rerun; --allowed-rules: no other job is
     # touched; --no-hooks: no onsuccess commit (DVC already has all this).
+    from dllaunchpad.pipeline.dvc_yaml import KEEP_ENV, config_args, mode_in
+
+    mode = config_args(mode_in(root / "dvc.yaml"))  # the run dvc.yaml was written for (quick, no RPS)
     cmd = [exe, "--touch", "--cores", "1", "--no-hooks", *snakemake_args,
-           "--forcerun", *vouched, "--allowed-rules", *vouched]
-    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+           "--forcerun", *vouched, "--allowed-rules", *vouched, *(["--config", *mode] if mode else [])]
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env={**os.environ, KEEP_ENV: "keep"})
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:6])} ... failed ({proc.returncode}):\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
     return vouched

@@ -7,6 +7,8 @@ it runs and its outputs, so `dvc repro` reruns exactly what a change touches.
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from pathlib import Path
 
@@ -26,11 +28,11 @@ HEADER = """\
 """
 
 
-def stages(reg: Registry) -> dict:
+def stages(reg: Registry, scale_flag: str | None = None) -> dict:
     """dvc.yaml's `stages:` from the stage table (pipeline/stages.py), row for row."""
     out: dict[str, dict] = {}
     for stage in reg.stages().values():
-        entry = {"cmd": stage.command(), "deps": stage.deps, "params": list(stage.params), "outs": stage.paths("out")}
+        entry = {"cmd": stage.command(scale_flag), "deps": stage.deps, "params": list(stage.params), "outs": stage.paths("out")}
         if stage.paths("plots"):
             entry["plots"] = [{o.path: o.plot} if o.plot else o.path for o in stage.outputs if o.kind == "plots"]
         if stage.paths("metrics"):
@@ -46,26 +48,71 @@ class _NoAliases(yaml.SafeDumper):
         return True
 
 
-def render(raw_params: dict | None = None) -> str:
+MODE_KEYS = ("scale", "skip_datasets")  # what a run may set besides params.yaml (--scale, --config)
+MODE_LINE = "# launchpad-mode: "
+# Set to "keep" and Snakemake leaves dvc.yaml as it is (dry runs, tests, dvc-sync's own run).
+KEEP_ENV = "LAUNCHPAD_DVC_YAML"
+
+
+def mode_in(path: str | Path = "dvc.yaml") -> dict:
+    """The mode a dvc.yaml was written for ({} for params.yaml's own)."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    for line in path.read_text().splitlines():
+        if line.startswith(MODE_LINE):
+            return json.loads(line[len(MODE_LINE):])
+        if not line.startswith("#"):
+            break
+    return {}
+
+
+def config_args(mode: dict) -> list[str]:
+    """A mode as Snakemake --config words."""
+    return [f"{k}=[{','.join(v)}]" if isinstance(v, list) else f"{k}={v}" for k, v in sorted(mode.items())]
+
+
+def mode_of(config: dict, on_disk: dict) -> dict:
+    """The run's mode where it differs from params.yaml: {"scale": "quick", "skip_datasets": [...]}."""
+    return {k: config[k] for k in MODE_KEYS if k in config and config.get(k) != on_disk.get(k)}
+
+
+def render(raw_params: dict | None = None, mode: dict | None = None) -> str:
     """dvc.yaml's text from params.yaml as written: its scale, its variants (a quick block may
-    shrink a grid, so the stage list can depend on `scale`), validated first."""
+    shrink a grid, so the stage list can depend on `scale`), validated first.
+
+    `mode` is a run's scale and left-out datasets where they differ from params.yaml (the
+    README's `dllaunchpad --scale quick run`, offline without RPS): the stages are those of that
+    run, and each command carries `--scale` when the run's scale is not the file's, so that
+    dvc.lock records what was really run and `dvc repro` reruns the same thing."""
     params = raw_params if raw_params is not None else read_params()
-    body = yaml.dump({"stages": stages(Registry.from_params(load_params(params)))}, Dumper=_NoAliases,
+    mode = dict(mode or {})
+    effective = load_params(params, scale=mode.get("scale"), skip_datasets=mode.get("skip_datasets"))
+    flag = mode["scale"] if mode.get("scale") not in (None, params.get("scale")) else None
+    header = HEADER
+    if mode:
+        header += ("# This copy is for a run with " + ", ".join(f"{k}={v}" for k, v in sorted(mode.items())) +
+                   " (not params.yaml's own); `dllaunchpad dvc-yaml` restores the file's.\n"
+                   f"{MODE_LINE}{json.dumps(mode, sort_keys=True)}\n")
+    body = yaml.dump({"stages": stages(Registry.from_params(effective), scale_flag=flag)}, Dumper=_NoAliases,
                      sort_keys=False, width=100)
-    return HEADER + body
+    return header + body
 
 
-def refresh(path: str | Path = "dvc.yaml") -> bool:
+def refresh(path: str | Path = "dvc.yaml", mode: dict | None = None) -> bool:
     """Rewrite dvc.yaml when it no longer matches params.yaml (an entry added, a dataset left out
-    in `skip_datasets`), so that editing params.yaml is all it takes; True when it was rewritten.
-    The Snakefile and `dllaunchpad run` call it before they run anything."""
+    in `skip_datasets`) or the run's mode (see render), so that editing params.yaml, or passing
+    --scale, is all it takes; True when it was rewritten. The Snakefile calls it before it runs
+    anything."""
     from dllaunchpad import io
 
+    if os.environ.get(KEEP_ENV) == "keep":
+        return False
     path = Path(path)
-    text = render()
+    text = render(mode=mode)
     if path.exists() and path.read_text() == text:
         return False
     io.write_text(path, text)
-    print(f"launchpad: {path} was out of date with params.yaml; regenerated it from the stage table "
-          f"(commit it with params.yaml)", file=sys.stderr)
+    what = ", ".join(f"{k}={v}" for k, v in sorted((mode or {}).items())) or "params.yaml"
+    print(f"launchpad: regenerated {path} from the stage table for {what}", file=sys.stderr)
     return True
