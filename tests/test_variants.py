@@ -128,3 +128,24 @@ def test_compare_stage_and_pages(raw_params, tmp_path):
     variant_page = (tmp_path / f"reports/experiments/{VARIANTS[0]}.html").read_text()
     assert 'href="../comparisons/xor.html"' in variant_page and "A variant of" in variant_page
     assert 'href="../comparisons/xor.html"' in (tmp_path / "reports/experiments/xor.html").read_text()
+
+
+def test_compare_across_metrics_of_seed_repeats(raw_params, tmp_path):
+    """Seeds only, several metrics of each run compared with each other (the GAN's stabilisers):
+    one group per metric, summarised over the seeds."""
+    from dllaunchpad.runners.compare import compare
+
+    raw_params["experiments"]["xor"]["variants"] = {
+        "seeds": [0, 1, 2], "compare": {"across": {"p01": "prediction_01", "p10": "prediction_10"}, "goal": "max"}}
+    reg = Registry.from_params(load_params(raw_params), root=tmp_path)
+    values = {"xor__seed0": (0.9, 0.8), "xor__seed1": (0.8, 0.9), "xor__seed2": (0.85, 0.85)}
+    for name, (a, b) in values.items():
+        path = tmp_path / f"reports/metrics/{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"prediction_01": a, "prediction_10": b}))
+    summary = compare(reg.comparisons["xor"], reg)
+    groups = {g["setting"]: g for g in summary["groups"]}
+    assert groups["p01"]["summary"]["mean"] == pytest.approx(0.85) and groups["p01"]["summary"]["n"] == 3
+    assert groups["p10"]["summary"]["mean"] == pytest.approx(0.85)
+    loser = next(g for g in summary["groups"] if not g.get("best"))
+    assert loser["versus_best"] == "within the seed spread" and "Within the seed spread" in summary["answer"]

@@ -46,9 +46,15 @@ def _number(v) -> float | None:
     return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
 
 
+def _keys(cmp: Comparison) -> list[str]:
+    """The metrics a comparison reads: `metric`, or the values of `across`, then `also`."""
+    across = list((cmp.compare.get("across") or {}).values())
+    return list(dict.fromkeys(([cmp.compare["metric"]] if "metric" in cmp.compare else []) + across +
+                              list(cmp.compare.get("also", []))))
+
+
 def rows_of(cmp: Comparison, reg: Registry) -> list[dict]:
-    metric = cmp.compare["metric"]
-    also = list(cmp.compare.get("also", []))
+    keys = _keys(cmp)
     rows = []
     for name in cmp.variants:
         exp = reg.experiments[name]
@@ -56,17 +62,30 @@ def rows_of(cmp: Comparison, reg: Registry) -> list[dict]:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: variant {name} has no metrics; run `dllaunchpad run {name}` first")
         metrics = json.loads(path.read_text())
-        if metric not in metrics:
-            raise KeyError(f"compare_{cmp.name}: variants.compare.metric {metric!r} is not a metric of {name}; "
+        missing = [k for k in keys if k not in metrics]
+        if missing:
+            raise KeyError(f"compare_{cmp.name}: variants.compare names {missing}, not metrics of {name}; "
                            f"it has {sorted(metrics)}")
         run_file = exp.path(exp.run_file)
         run = json.loads(run_file.read_text()) if run_file.is_file() else {}
         rows.append({"variant": name, "setting": _setting_key(exp),
                      "overrides": {k: v for k, v in exp.overrides.items() if k != "seed"},
-                     "seed": exp.seed, metric: _number(metrics[metric]),
-                     **{k: _number(metrics.get(k)) for k in also},
+                     "seed": exp.seed, **{k: _number(metrics.get(k)) for k in keys},
                      "wall_seconds": _wall_time(run)})
     return rows
+
+
+def groups_across(rows: list[dict], across: dict, success: dict | None) -> list[dict]:
+    """One group per compared metric (the variants inside one experiment: the GAN's stabilisers,
+    greedy vs beam search), each summarised over the seeds the entry's variants repeat."""
+    out = []
+    for label, key in across.items():
+        values = [r[key] for r in rows if r[key] is not None]
+        s = spread.summary(values, success) if values else None
+        out.append({"setting": label, "metric": key, "overrides": {}, "variants": [r["variant"] for r in rows],
+                    "seeds": [r["seed"] for r in rows], "summary": s.as_dict() if s else None,
+                    "wall_seconds_mean": _mean([r["wall_seconds"] for r in rows])})
+    return out
 
 
 def groups_of(rows: list[dict], metric: str, success: dict | None) -> list[dict]:
@@ -113,13 +132,14 @@ def _fmt(x) -> str:
 
 def answer(cmp: Comparison, groups: list[dict], best_i: int | None) -> str:
     """What the numbers say, in sentences built from them (nothing typed by hand)."""
-    metric, success = cmp.compare["metric"], cmp.compare.get("success")
+    metric, success = cmp.compare.get("metric") or "value", cmp.compare.get("success")
     if best_i is None:
         return f"No variant produced {metric}."
     best = groups[best_i]
     s = best["summary"]
     n = s["n"]
-    text = [f"Best {metric}: {best['setting']}, {_fmt(s['mean'])}"
+    goal = "highest" if cmp.compare.get("goal", "max") == "max" else "lowest"
+    text = [f"Best ({goal} {metric}): {best['setting']}, {_fmt(s['mean'])}"
             + (f" ± {_fmt(s['sd'])} (sd over {n} seeds)" if s["sd"] is not None else " (one seed)") + "."]
     if success:
         crit = " and ".join(f"{metric} {'≥' if k == 'at_least' else '≤'} {v:g}" for k, v in success.items())
@@ -147,14 +167,19 @@ def _x_value(g: dict, x: str | None):
 def _figures(cmp: Comparison, rows: list[dict], groups: list[dict], out) -> None:
     from dllaunchpad.analysis.figures import OKABE_ITO, pyplot, save
 
-    metric = cmp.compare["metric"]
+    across = cmp.compare.get("across")
+    metric = cmp.compare.get("metric") or "metric"
     x = cmp.compare.get("x") or (cmp.swept[0] if cmp.swept else None)
-    labels = [str(_x_value(g, x)) for g in groups]
+    labels = [g["setting"] if across else str(_x_value(g, x)) for g in groups]
     plt = pyplot()
-    for key, fname, ylabel in ((metric, "metric.png", metric), ("wall_seconds", "wall_time.png", "wall time, s")):
+    panels = [(metric, "metric.png", metric)] + ([] if across else [("wall_seconds", "wall_time.png", "wall time, s")])
+    for key, fname, ylabel in panels:
         fig, ax = plt.subplots(figsize=(max(5.0, 0.7 * len(groups) + 2), 3.8))
         for i, g in enumerate(groups):
-            ys = [r[key] for r in rows if r["setting"] == g["setting"] and r[key] is not None]
+            if across:  # one group per metric, over every run
+                ys = [r[g["metric"]] for r in rows if r[g["metric"]] is not None]
+            else:
+                ys = [r[key] for r in rows if r["setting"] == g["setting"] and r[key] is not None]
             ax.scatter([i] * len(ys), ys, color=OKABE_ITO[0], alpha=0.6, s=22, zorder=3)
             if ys:
                 m = math.fsum(ys) / len(ys)
@@ -162,7 +187,7 @@ def _figures(cmp: Comparison, rows: list[dict], groups: list[dict], out) -> None
                 ax.errorbar([i], [m], yerr=[sd], color=OKABE_ITO[3], marker="_", markersize=18, capsize=4, zorder=4)
         ax.set_xticks(range(len(groups)), labels, rotation=30 if max(map(len, labels), default=0) > 6 else 0,
                       ha="right" if max(map(len, labels), default=0) > 6 else "center")
-        ax.set_xlabel(x or "variant")
+        ax.set_xlabel("compared within each run" if across else (x or "variant"))
         ax.set_ylabel(ylabel)
         seeds = max((len(g["seeds"]) for g in groups), default=1)
         ax.set_title(f"{cmp.name}: {ylabel} per setting ({seeds} seed{'s' if seeds > 1 else ''}; mean ± sd in red)")
@@ -170,9 +195,13 @@ def _figures(cmp: Comparison, rows: list[dict], groups: list[dict], out) -> None
 
 
 def compare(cmp: Comparison, reg: Registry) -> dict:
-    metric, goal = cmp.compare["metric"], cmp.compare.get("goal", "max")
+    across = cmp.compare.get("across")
+    metric, goal = cmp.compare.get("metric") or ", ".join(across or {}), cmp.compare.get("goal", "max")
     rows = rows_of(cmp, reg)
-    groups = groups_of(rows, metric, cmp.compare.get("success"))
+    if across:
+        groups = groups_across(rows, across, cmp.compare.get("success"))
+    else:
+        groups = groups_of(rows, metric, cmp.compare.get("success"))
     best_i = judge(groups, goal)
     root = reg.experiments[cmp.name].root
     summary = {"entry": cmp.name, "metric": metric, "goal": goal, "swept": list(cmp.swept),
@@ -184,7 +213,7 @@ def compare(cmp: Comparison, reg: Registry) -> dict:
         out.mkdir()
         _figures(cmp, rows, groups, out)
         buf = _io.StringIO()
-        keys = ["variant", "setting", "seed", metric, *cmp.compare.get("also", []), "wall_seconds"]
+        keys = ["variant", "setting", "seed", *_keys(cmp), "wall_seconds"]
         w = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore", lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
