@@ -61,7 +61,7 @@ def test_every_page_is_self_contained(one_done):
     index = build_report(params, reg, root, raw_params=raw)
     pages = sorted((root / "reports").rglob("*.html"))
     assert {p.relative_to(root).as_posix() for p in pages} == set(reg.stage("report").paths())
-    assert len(pages) == 1 + len(params["experiments"])  # left-out experiments get a page too
+    assert len(pages) == 1 + len(params["experiments"]) + len(reg.comparisons)  # left-out ones too; comparisons
     for path in pages:
         page = _parse(path)
         assert not [r for r in page.refs if re.match(r"(https?:)?//", r)], f"{path}: remote reference"

@@ -76,7 +76,7 @@ def test_named_variants_and_seed_only_repeats(raw_params):
     assert reg.experiment("xor__wide__seed4").seed == 4
     raw_params["experiments"]["xor"]["variants"] = {"seeds": [1, 2]}
     reg = Registry.from_params(load_params(raw_params))
-    assert reg.comparisons["xor"].variants == ("xor__seed1", "xor__seed2")
+    assert reg.comparisons["xor"].variants == ("xor", "xor__seed1", "xor__seed2")  # the entry is seed 0
 
 
 # -- the seed spread (analysis/spread.py) ------------------------------------------------------

@@ -181,6 +181,10 @@ def expand_variants(effective: dict, raw: Mapping[str, Any], source: str) -> dic
             out[vname] = vspec
             names.append(vname)
         cmp_keys = [f"experiments.{name}.variants"] + ([f"experiments.{name}.quick"] if "quick" in raw_entry else [])
+        own_seed = int(spec.get("seed", effective["seed"]))
+        if not block.get("grid") and not block.get("named") and own_seed not in block.get("seeds", []):
+            # seed repeats only: the entry's own run is one more seed of the same settings
+            names = [name, *names]
         comparisons[name] = {"variants": names, "compare": block.get("compare") or {}, "swept": V.swept_paths(block),
                              "seeds": block.get("seeds"), "param_keys": cmp_keys}
     effective["experiments"] = out

@@ -91,6 +91,7 @@ def fidelity(params: dict, reg: Registry, root: Path, values: dict | None = None
                          "missing": value is None})
         spec = params["experiments"].get(name, {})
         blocks.append({"experiment": name, "title": spec.get("title", name), "known": known,
+                       "computed_on": ours.get("computed_on", ""),
                        "ran": bool(ours), "section": str(entry["section"]), "note": entry.get("note", ""),
                        "rows": rows})
     blocks.sort(key=lambda b: section_key(b["section"]))

@@ -32,7 +32,7 @@ from dllaunchpad.pipeline.stages import log_links
 
 # Keys of the metrics JSON that describe the run rather than the result. Wall-clock times and
 # the device are not in the metrics at all: evaluate writes them to reports/figures/<exp>/run.json.
-RUN_KEYS = ("epochs_run", "chapter_section", "headline", "thumbnail")
+RUN_KEYS = ("epochs_run", "chapter_section", "computed_on", "headline", "thumbnail")
 # The headline when neither the family (metrics key `headline`) nor chapter_values.yaml names one.
 HEADLINE_PRIORITY = ("test_accuracy", "accuracy", "binary_accuracy", "val_accuracy", "test_mae", "mae",
                      "test_mse", "mse", "test_loss", "val_loss", "final_loss", "loss", "train_loss")

@@ -33,7 +33,8 @@ def evaluate(exp: Experiment) -> dict:
         module = load_trained(exp)
         info = json.loads(exp.path(exp.model_dir).joinpath("train.json").read_text())
         extra = {"epochs_run": info["epochs_run"]}
-        run = {"device": info["device"], "train_seconds": info["train_seconds"]}
+        run = {"device": info["device"], "train_seconds": info["train_seconds"],
+               "hardware": info.get("hardware") or devices.hardware(info["device"])}
     t0 = time.perf_counter()
     with io.atomic_path(exp.path(exp.figures_dir)) as figures:
         figures.mkdir()
@@ -44,7 +45,10 @@ def evaluate(exp: Experiment) -> dict:
         run.update({k: v for k, v in metrics.items() if is_wall_clock(k)})
         run["evaluate_seconds"] = round(time.perf_counter() - t0, 3)
         io.write_json(figures / RUN_FILE, run)
+    # The hardware the result was computed on: training's device when the experiment trains (the
+    # weights carry its arithmetic), this process's CPU otherwise. Same machine, same bytes.
+    computed_on = run["hardware"] if exp.trains else devices.hardware("cpu")
     metrics = {**{k: v for k, v in metrics.items() if not is_wall_clock(k)}, **extra,
-               "chapter_section": exp.chapter}
+               "chapter_section": exp.chapter, "computed_on": computed_on}
     io.write_json(exp.path(exp.metrics), metrics)
     return metrics

@@ -28,7 +28,7 @@ from dllaunchpad import io
 from dllaunchpad.experiments import family_module
 from dllaunchpad.pipeline.registry import Experiment
 from dllaunchpad.progress import progress_enabled
-from dllaunchpad.training import resume
+from dllaunchpad.training import devices, resume
 from dllaunchpad.training.fit import fit, history_csv
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ def train(exp: Experiment, progress: bool | None = None) -> dict:
     info = {
         "experiment": exp.name,
         "device": result["device"],
+        "hardware": devices.hardware(result["device"]),
         "epochs_run": trainer.current_epoch,
         "seed": exp.seed,
         "train_seconds": round(result["seconds"], 3),

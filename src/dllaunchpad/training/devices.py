@@ -87,3 +87,22 @@ def describe(accelerator: str, devices: int) -> str:
     import torch
 
     return f"{devices}x {torch.cuda.get_device_name(0)}"
+
+
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo on Linux, platform's answer elsewhere)."""
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8", errors="replace"):
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def hardware(device: str) -> str:
+    """What a result was computed on: the GPU label, or 'cpu: <model>'. Floating-point results
+    differ between CPU models, so every metrics file records it (issue: seed and CPU spread)."""
+    return f"cpu: {cpu_model()}" if device == "cpu" else device
