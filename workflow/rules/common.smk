@@ -17,14 +17,19 @@ except ParamsError as exc:
     raise WorkflowError(str(exc)) from None
 validate(config, "../schemas/params.schema.yaml")  # Snakemake's own check, same schema
 
-STAGES = REG.stages()  # pipeline/stages.py: the one table; dvc.yaml is generated from it too
+STAGES = (
+    REG.stages()
+)  # pipeline/stages.py: the one table; dvc.yaml is generated from it too
 # dvc.yaml follows params.yaml and this run's --config scale/skip_datasets, so that DVC records
 # and reruns the same stages (workflow/rules/dvc.smk records them when the run succeeds).
 refresh_dvc_yaml(mode=mode_of(config, read_params("params.yaml")))
 SCALE = P["scale"]
 if REG.skipped_datasets:
-    print(f"launchpad: leaving out datasets {list(REG.skipped_datasets)} (skip_datasets); "
-          f"experiments left out: {list(REG.skipped_experiments) or 'none'}", file=sys.stderr)
+    print(
+        f"launchpad: leaving out datasets {list(REG.skipped_datasets)} (skip_datasets); "
+        f"experiments left out: {list(REG.skipped_experiments) or 'none'}",
+        file=sys.stderr,
+    )
 
 
 def param_values(stage):
@@ -46,13 +51,25 @@ def rule_output(out, stage):
     if not out.report:
         return path
     spec = dict(out.report)
-    if spec.get("labels") == "figure":  # one label set per figure of a report()-marked folder
-        spec["labels"] = lambda wildcards, experiment=stage.target: {"experiment": experiment,
-                                                                      "figure": wildcards.name}
+    if (
+        spec.get("labels") == "figure"
+    ):  # one label set per figure of a report()-marked folder
+        spec["labels"] = lambda wildcards, experiment=stage.target: {
+            "experiment": experiment,
+            "figure": wildcards.name,
+        }
     return report(path, **spec)
 
 
 def caption_params(stage):
     """What the report captions (workflow/report/*.rst) print about an experiment's stage."""
-    exp = REG.experiments.get(stage.target) if stage.step in ("train", "generate", "evaluate") else None
-    return {"experiment": exp.name, "title": exp.title, "chapter": exp.chapter} if exp else {}
+    exp = (
+        REG.experiments.get(stage.target)
+        if stage.step in ("train", "generate", "evaluate")
+        else None
+    )
+    return (
+        {"experiment": exp.name, "title": exp.title, "chapter": exp.chapter}
+        if exp
+        else {}
+    )

@@ -13,22 +13,25 @@
 for _stage in STAGES.values():
 
     rule:
-        name: _stage.name
+        name:
+            _stage.name
         input:
             _stage.inputs,
             _stage.code,
         output:
             [rule_output(o, _stage) for o in _stage.outputs],
-        params:
-            command=_stage.command(SCALE),
-            settings=param_values(_stage),
-            **caption_params(_stage),
         log:
             _stage.log,
         benchmark:
             _stage.benchmark
         localrule: _stage.local
+        conda:
+            "../envs/launchpad.yaml"
         resources:
             **_stage.resources,
+        params:
+            **caption_params(_stage),
+            command=_stage.command(SCALE),
+            settings=param_values(_stage),
         shell:
             "{params.command} > {log} 2>&1"
