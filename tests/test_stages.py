@@ -91,8 +91,28 @@ def test_snakemake_params_carry_the_values_dvc_tracks(raw_params):
 def test_gpu_training_rules_carry_the_cluster_request(raw_params):
     rules = _snakemake_rules()
     assert rules["train_mnist_cnn"]["resources"]["slurm_partition"] == raw_params["cluster"]["gpu_partition"]
+    assert rules["train_mnist_cnn"]["resources"]["gres"] == "gpu:1"
     assert "slurm_partition" not in rules["evaluate_mnist_cnn"]["resources"]
     assert rules["train_xor"]["resources"]["mem_mb"] == raw_params["cluster"]["train_mem_mb"]
+
+
+def test_gpu_request_comes_from_the_trainer_settings(raw_params):
+    from dllaunchpad.pipeline.stages import gpu_request
+
+    cluster = dict(raw_params["cluster"], gpu_request="gres", gpu_model=None, cpus_per_gpu=4, mem_mb_per_gpu=8000,
+                   train_mem_mb=8000)
+    assert gpu_request(cluster, {}) == {"slurm_partition": "gpu", "cpus_per_task": 4, "mem_mb": 8000, "gres": "gpu:1"}
+    four = gpu_request(dict(cluster, gpu_model="a100"), {"devices": 4})
+    assert four["gres"] == "gpu:a100:4" and four["cpus_per_task"] == 16 and four["mem_mb"] == 32000
+    plugin = gpu_request(dict(cluster, gpu_request="gpu", gpu_model="h100"), {"devices": 2})
+    assert plugin["gpu"] == 2 and plugin["gpu_model"] == "h100" and "gres" not in plugin
+    multi = gpu_request(cluster, {"devices": 2, "num_nodes": 3})
+    assert (multi["nodes"], multi["tasks"], multi["tasks_per_node"], multi["gres"]) == (3, 6, 2, "gpu:2")
+    raw_params["experiments"]["mnist_cnn"]["trainer"].update(devices=2, num_nodes=2)
+    stage = Registry.from_params(load_params(raw_params)).stage("train_mnist_cnn")
+    assert stage.cluster_command("full") == "srun dllaunchpad --scale full train mnist_cnn"
+    assert stage.command() == "dllaunchpad train mnist_cnn"  # DVC runs it locally
+    assert stage.resources["gres"] == "gpu:2" and stage.resources["nodes"] == 2
 
 
 def test_fetch_code_is_per_dataset(raw_params):

@@ -31,7 +31,7 @@ for _stage in STAGES.values():
             **_stage.resources,
         params:
             **caption_params(_stage),
-            command=_stage.command(SCALE),
+            command=_stage.cluster_command(SCALE),
             settings=param_values(_stage),
         shell:
             "{params.command} > {log} 2>&1"

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dllaunchpad.pipeline import folders
 from dllaunchpad.pipeline.codedeps import PKG, PKG_DIR, closure
 from dllaunchpad.pipeline.sections import group_of
 
@@ -59,6 +60,10 @@ class Stage:
     resources: dict = field(compare=False)
     gpu: bool = False
     local: bool = False            # runs on the submitting host under a cluster profile
+    launcher: str = ""             # "srun" for multi-node training under SLURM (Snakemake only)
+    # The fetch of a local-folder dataset (pipeline/folders.py): Snakemake's inputs are the
+    # folder's files, DVC's dependency is the folder itself (it hashes every file in it).
+    source_folder: str | None = None
 
     def command(self, scale: str | None = None) -> str:
         """The shell command. Snakemake passes the scale it was given (it may come from
@@ -66,9 +71,14 @@ class Stage:
         flag = f"--scale {scale} " if scale else ""
         return f"dllaunchpad {flag}{' '.join(self.args)}"
 
+    def cluster_command(self, scale: str | None = None) -> str:
+        """The command a Snakemake job runs: under `srun` for a multi-node job."""
+        return f"{self.launcher} {self.command(scale)}".strip()
+
     @property
     def deps(self) -> list[str]:
-        return [*self.inputs, *self.code]
+        """DVC's dependencies (Snakemake's inputs are `inputs` + `code`)."""
+        return [*((self.source_folder,) if self.source_folder else self.inputs), *self.code]
 
     def paths(self, kind: str | None = None) -> list[str]:
         return [o.path for o in self.outputs if kind is None or o.kind == kind]
@@ -77,12 +87,14 @@ class Stage:
 # -- the code each step runs -------------------------------------------------------------------
 
 def _fetch_code(ds: Dataset) -> tuple[str, ...]:
+    if ds.kind:  # a local folder: datasets/own_data.py copies it, not the downloader
+        return closure("datasets/own_data.py")
     extra = (f"{PKG}/datasets/classical_piano_sources.csv",) if ds.name == "classical_piano" else ()
     return (*closure("datasets/fetch.py"), *extra)  # the per-file MIDI sources, for that dataset only
 
 
 def _preprocess_code(ds: Dataset) -> tuple[str, ...]:
-    return closure(f"datasets/{ds.name}.py", "datasets/__init__.py")
+    return closure(f"datasets/{ds.module}.py", "datasets/__init__.py")
 
 
 def experiment_code(exp: Experiment, step: str) -> tuple[str, ...]:
@@ -97,12 +109,31 @@ def _report_code() -> tuple[str, ...]:
 
 # -- one table ---------------------------------------------------------------------------------
 
-def _resources(reg: Registry, kind: str, gpu: bool = False) -> dict:
+def _resources(reg: Registry, kind: str) -> dict:
     c = reg.cluster
-    res = {"runtime": c.get(f"{kind}_runtime_min", 20), "mem_mb": c.get(f"{kind}_mem_mb", 4000)}
-    if gpu:  # a SLURM profile passes these to sbatch; a local run ignores them
-        res.update({k: v for k, v in (("slurm_partition", c.get("gpu_partition")), ("gres", c.get("gres"))) if v})
-    return res
+    return {"runtime": c.get(f"{kind}_runtime_min", 20), "mem_mb": c.get(f"{kind}_mem_mb", 4000)}
+
+
+def gpu_request(cluster: dict, trainer: dict) -> dict:
+    """The SLURM resources of a GPU training job, from the one place that says how many GPUs it
+    uses: trainer.devices (per node) and trainer.num_nodes. A SLURM profile passes them to sbatch
+    through the slurm executor plugin; a local run ignores them."""
+    n, nodes = int(trainer.get("devices", 1)), int(trainer.get("num_nodes", 1))
+    res = {"slurm_partition": cluster.get("gpu_partition"),
+           "cpus_per_task": cluster.get("cpus_per_gpu", 4) * n,
+           "mem_mb": max(cluster.get("train_mem_mb", 8000), cluster.get("mem_mb_per_gpu", 8000) * n)}
+    model = cluster.get("gpu_model")
+    if cluster.get("gpu_request", "gres") == "gpu":
+        res["gpu"] = n
+        if model:
+            res["gpu_model"] = model
+    else:
+        res["gres"] = f"gpu:{model + ':' if model else ''}{n}"
+    if nodes > 1:
+        # One job of `nodes` nodes with one task per GPU, started through srun (Stage.launcher):
+        # Lightning's SLURM environment then gives every process its rank.
+        res.update({"nodes": nodes, "tasks": nodes * n, "tasks_per_node": n, "cpus_per_task": cluster.get("cpus_per_gpu", 4)})
+    return {k: v for k, v in res.items() if v is not None}
 
 
 def _section(exp: Experiment) -> dict:
@@ -116,6 +147,11 @@ def _logs(reg: Registry, step: str, target: str) -> dict:
     return {"log": f"logs/{step}/{target}.log", "benchmark": f"logs/benchmarks/{reg.scale}/{step}/{target}.tsv"}
 
 
+def _launcher(exp: Experiment) -> str:
+    """`srun` for a multi-node training job (one process per GPU, ranks from SLURM); none else."""
+    return "srun" if exp.gpu and int(exp.spec["trainer"].get("num_nodes", 1)) > 1 else ""
+
+
 def _experiment_params(exp: Experiment) -> tuple[str, ...]:
     return ("scale",) + (() if exp.own_seed else ("seed",)) + exp.param_keys
 
@@ -127,8 +163,10 @@ def build_stages(reg: Registry) -> dict[str, Stage]:
         out[stage.name] = stage
 
     for ds in reg.datasets.values():
-        add(Stage(f"fetch_{ds.name}", "fetch", ds.name, ("fetch", ds.name), (), _fetch_code(ds),
-                  (Output(ds.raw_dir, directory=True),), (f"datasets.{ds.name}.files",),
+        add(Stage(f"fetch_{ds.name}", "fetch", ds.name, ("fetch", ds.name),
+                  folders.source_files(ds.spec) if ds.kind else (), _fetch_code(ds),
+                  (Output(ds.raw_dir, directory=True),),
+                  (f"datasets.{ds.name}.{'source' if ds.kind else 'files'}",), source_folder=ds.source_folder,
                   resources=_resources(reg, "cpu"), **_logs(reg, "fetch", ds.name)))
         pp = ("scale", f"datasets.{ds.name}.preprocess") + ((f"datasets.{ds.name}.quick",) if "quick" in ds.spec else ())
         add(Stage(f"preprocess_{ds.name}", "preprocess", ds.name, ("prepare", ds.name), (ds.raw_dir,),
@@ -145,7 +183,8 @@ def build_stages(reg: Registry) -> dict[str, Stage]:
                                      "labels": {"experiment": exp.name, "file": "history"}})
             add(Stage(f"train_{exp.name}", "train", exp.name, ("train", exp.name), data,
                       experiment_code(exp, "train"), (Output(exp.model_dir, directory=True), history), params,
-                      resources=_resources(reg, "train", exp.gpu), gpu=exp.gpu, **_logs(reg, "train", exp.name)))
+                      resources={**_resources(reg, "train"), **(gpu_request(reg.cluster, exp.spec["trainer"]) if exp.gpu else {})},
+                      gpu=exp.gpu, launcher=_launcher(exp), **_logs(reg, "train", exp.name)))
         if exp.generates:
             music = Output(exp.generated_dir, directory=True,
                            report={"caption": f"{CAPTIONS}/music.rst", "patterns": ["{name}.png"], **_section(exp),

@@ -137,7 +137,8 @@ def make_trainer(trainer_cfg: dict, callbacks: list, *, want_gpu: bool, progress
         max_epochs=trainer_cfg["epochs"],
         accelerator=accelerator,
         devices=n_devices,
-        strategy="ddp" if n_devices > 1 else "auto",
+        num_nodes=trainer_cfg.get("num_nodes", 1),  # > 1: srun started one process per GPU per node
+        strategy="ddp" if n_devices > 1 or trainer_cfg.get("num_nodes", 1) > 1 else "auto",
         plugins=ddp_plugins(n_devices) or None,
         deterministic=True,
         logger=False,                 # the history callback writes our one CSV
