@@ -22,7 +22,8 @@ import pytest
 import yaml
 
 from dllaunchpad.datasets import fetch
-from dllaunchpad.datasets.fetch import FetchError, RemoteFile, UnsafeArchiveError, classical_piano_files, download, fetch_dataset, main_fetch, mirror_from_env, plan_dataset, safe_extract_zip, source_url, verify_file
+from dllaunchpad.datasets.archives import safe_extract_zip
+from dllaunchpad.datasets.fetch import FetchError, RemoteFile, UnsafeArchiveError, classical_piano_files, download, fetch_dataset, main_fetch, mirror_from_env, plan_dataset, source_url, verify_file
 
 REPO = Path(__file__).resolve().parents[1]
 MIRROR = REPO.parent / "shared" / "mirror"

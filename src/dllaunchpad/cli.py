@@ -51,9 +51,28 @@ def cmd_validate(args) -> int:
     return 0
 
 
+def _made_at(exp, done: bool) -> str:
+    """The scale that made this experiment's outputs on disk: what evaluate recorded in
+    reports/figures/<exp>/run.json (when its metrics are there), else what training recorded in
+    models/<exp>/train.json; "?" for outputs that record none (made before the scale was
+    recorded), "" when there are none."""
+    files = ([Path(exp.run_file)] if done else []) + [Path(exp.model_dir) / "train.json"]
+    found = False
+    for path in files:
+        try:
+            scale = json.loads(path.read_text()).get("scale")
+        except (OSError, ValueError, AttributeError):
+            continue
+        found = True
+        if scale:
+            return str(scale)
+    return "?" if found or done else ""
+
+
 def cmd_list(args) -> int:
     params, reg = _registry(args)
-    print(f"scale: {params['scale']}")
+    print(f"scale: {params['scale']} (of the settings; 'made' is the scale of the outputs on disk, "
+          f"'!' where it differs)")
     print("datasets:")
     for ds in reg.datasets.values():
         state = "prepared" if (Path(ds.processed_dir) / "summary.json").exists() else (
@@ -65,30 +84,46 @@ def cmd_list(args) -> int:
     from dllaunchpad.report.collect import headline, status
 
     values = chapter_values()
-    print("experiments:")
+    print(f"{'experiments:':<{2 + 24 + 1 + 10 + 1 + 8 + 1}}made")  # over the column of `made` below
+    other_scale = []
     for exp in reg.experiments.values():
         st = status(exp, reg, Path("."), params["scale"])
+        made = _made_at(exp, st.key == "done")
+        if made not in ("", "?", params["scale"]):
+            other_scale.append(exp.name)
+            made += "!"
         result = ""
         if st.key == "done":
-            best = headline(json.loads(Path(exp.metrics).read_text()), list(values.get(exp.name, {}).get("values", {})))
+            best = headline(json.loads(Path(exp.metrics).read_text()), list(values.get(exp.name, {}).get("values", {})),
+                            exp.spec.get("headline"))
             result = f"{best[0]}={best[1]}" if best else ""
         elif st.key == "failed":
             result = st.hint
-        print(f"  {exp.name:<24} {st.label:<10} {exp.chapter:<8} {result:<32} {exp.title}")
+        print(f"  {exp.name:<24} {st.label:<10} {exp.chapter:<8} {made:<6} {result:<32} {exp.title}")
     for name in reg.skipped_experiments:
         spec = params["experiments"][name]
-        print(f"  {name:<24} {'left out':<10} {spec['chapter']:<8} {'(' + spec['dataset'] + ' in skip_datasets)':<32} "
-              f"{spec['title']}")
+        print(f"  {name:<24} {'left out':<10} {spec['chapter']:<8} {'':<6} "
+              f"{'(' + spec['dataset'] + ' in skip_datasets)':<32} {spec['title']}")
+    if other_scale:
+        print(f"! {len(other_scale)} experiment(s) on disk were made at another scale than {params['scale']}: "
+              f"{', '.join(other_scale)}; their results are not this scale's (`dllaunchpad "
+              f"{'--scale quick ' if params['scale'] == 'quick' else ''}run <experiment>` remakes one)")
     print(f"run one: dllaunchpad {'--scale quick ' if params['scale'] == 'quick' else ''}run <experiment>; "
           f"the report: {REPORT_HTML}")
     return 0
 
 
 def cmd_fetch(args) -> int:
+    params, reg = _registry(args)
+    if reg.dataset(args.dataset).kind:  # unknown/skipped -> clear error; a local folder: copied
+        from dllaunchpad.datasets.own_data import main_fetch_folder
+
+        m = main_fetch_folder(args.dataset, params)
+        print(f"{args.dataset}: {m['counts']['files']} file(s) from {m['folder']} copied and hashed into "
+              f"data/raw/{args.dataset} ({m['counts']['skipped']} skipped; see its manifest.json)")
+        return 0
     from dllaunchpad.datasets.fetch import main_fetch
 
-    params, reg = _registry(args)
-    reg.dataset(args.dataset)  # unknown/skipped -> clear error
     paths = main_fetch(args.dataset, params, progress=_progress())
     print(f"{args.dataset}: {len(paths)} file(s) verified in data/raw/{args.dataset}")
     return 0
@@ -99,7 +134,7 @@ def cmd_prepare(args) -> int:
 
     params, reg = _registry(args)
     ds = reg.dataset(args.dataset)
-    summary = prepare(ds.name, Path(ds.raw_dir), Path(ds.processed_dir), ds.spec["preprocess"])
+    summary = prepare(ds.name, Path(ds.raw_dir), Path(ds.processed_dir), ds.spec["preprocess"], kind=ds.kind)
     print(f"{ds.name}: prepared into {ds.processed_dir}: {summary}")
     return 0
 

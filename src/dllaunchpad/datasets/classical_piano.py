@@ -1,6 +1,7 @@
 """Classical piano MIDI (chapter 31.6.7): one quantised note table for all files.
 
-Input: ``classical-piano.zip`` (flat zip of .mid files) or, when there is no zip, ``midi/*.mid``.
+Input: ``classical-piano.zip`` (flat zip of .mid files) or, when there is no zip, the .mid files
+under ``midi/`` (sub-folders included: a local-folder dataset of kind midi, pipeline/folders.py).
 Output ``notes.parquet``, sorted by file then index, columns:
 ``file`` (string), ``index`` (int32, note number within the file), ``pitch`` (int32, MIDI 0-127),
 ``step`` (float32, seconds since the previous note's start; 0 for a file's first note) and
@@ -10,7 +11,9 @@ All non-drum instruments of a file are merged into one note list sorted by (star
 chapter merges the tracks into one piano. Step and duration are rounded to the nearest multiple of
 ``quantum`` with ties to even (numpy's round, the same rule as the chapter's Python ``round``).
 Unlike the chapter, which drops each file's first note, we keep it with step 0.
-Unreadable files are logged, listed in the summary and skipped; they never stop the job.
+Unreadable files are logged, listed in the summary and skipped; they never stop the job, unless
+no file at all could be read: then the job fails, naming how many were tried (an empty notes
+table would only fail later, in training, far from the cause).
 """
 
 from __future__ import annotations
@@ -51,8 +54,10 @@ def midi_sources(raw_dir: Path) -> list[tuple[str, Callable[[], bytes]]]:
                      and not n.startswith("__MACOSX/")]
         return sorted(((n, _zip_reader(zip_path, n)) for n in names), key=lambda s: s[0])
     if folder.is_dir():
-        files = [p for p in folder.iterdir() if p.suffix.lower() in (".mid", ".midi") and p.is_file()]
-        return sorted(((p.name, p.read_bytes) for p in files), key=lambda s: s[0])
+        # Sub-folders too (a reader's own MIDI folder, datasets/own_data.py): named by their path
+        # under midi/, which for the flat classical_piano folder is the file name.
+        files = [p for p in folder.rglob("*") if p.suffix.lower() in (".mid", ".midi") and p.is_file()]
+        return sorted(((p.relative_to(folder).as_posix(), p.read_bytes) for p in files), key=lambda s: s[0])
     raise FileNotFoundError(f"classical_piano: neither {zip_path} nor {folder}/*.mid exists")
 
 
@@ -97,6 +102,11 @@ def prepare(raw_dir: Path, out_dir: Path, pp: dict) -> dict:
             continue
         n = len(notes["pitch"])
         parts.append({"file": np.full(n, name, object), "index": np.arange(n, dtype=np.int32), **notes})
+    if not parts:
+        examples = "; ".join(f"{s['file']}: {s['error']}" for s in skipped[:3])
+        raise ValueError(f"MIDI corpus {raw_dir}: none of the {len(sources)} MIDI file(s) tried could be read"
+                         + (f" ({examples}{'; ...' if len(skipped) > 3 else ''})" if examples else "")
+                         + "; nothing was prepared")
     cols = {c: np.concatenate([p[c] for p in parts]) if parts else [] for c in COLUMNS}
     schema = pa.schema([("file", pa.string()), ("index", pa.int32()), ("pitch", pa.int32()),
                         ("step", pa.float32()), ("duration", pa.float32())])

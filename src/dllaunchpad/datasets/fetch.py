@@ -19,6 +19,11 @@ Why it looks the way it does:
   where :data:`MIRROR_FOLDER` says otherwise. Checksums are the same as for the canonical URLs,
   so a mirror cannot change the data.
 
+* **Local folders are not downloads.** A dataset entry with ``source: {folder, kind}`` instead of
+  ``files:`` (the reader's own MIDI files, images or CSV series) is fetched by
+  :mod:`dllaunchpad.datasets.own_data`, not here; archives are read by
+  :mod:`dllaunchpad.datasets.archives`. The exceptions are :mod:`dllaunchpad.datasets.errors`'s.
+
 * **classical_piano has no canonical zip.** The 75-file zip of piano-midi.de sequences (Bernd
   Krueger, CC BY-SA 3.0 DE) is not served by any public host, so its ``url`` is null. From a
   mirror we take the zip. Without one we download the 75 MIDI files it was assembled from,
@@ -40,18 +45,17 @@ import http.client
 import logging
 import os
 import shutil
-import stat
 import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-import zipfile
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from tqdm import tqdm
 
+from dllaunchpad.datasets.errors import FetchError, UnsafeArchiveError
 from dllaunchpad.io import atomic_path
 
 __all__ = [
@@ -69,7 +73,6 @@ __all__ = [
     "main_fetch",
     "mirror_from_env",
     "plan_dataset",
-    "safe_extract_zip",
     "sha256_file",
     "source_url",
     "verify_file",
@@ -86,14 +89,6 @@ MIRROR_FOLDER = {"classical_piano": "classical-piano"}
 
 CLASSICAL_PIANO_SOURCES = Path(__file__).resolve().parent / "classical_piano_sources.csv"
 CLASSICAL_PIANO_SUBDIR = "midi"
-
-
-class FetchError(RuntimeError):
-    """A file could not be obtained or did not verify. The message names the file or URL."""
-
-
-class UnsafeArchiveError(FetchError):
-    """An archive member would be written outside the destination (or is a link)."""
 
 
 @dataclass(frozen=True)
@@ -356,68 +351,14 @@ def main_fetch(name: str, params: dict, root: Path = Path("."), progress: bool =
     return fetch_dataset(name, params["datasets"][name], Path(root) / "data" / "raw" / name, mirror, progress)
 
 
-# --------------------------------------------------------------------------------------------
-# Archives
-
-
-def _member_problem(info: zipfile.ZipInfo, dest: Path) -> str | None:
-    """Why this member must not be extracted into ``dest``, or None if it is safe."""
-    name = info.filename
-    mode = info.external_attr >> 16
-    if stat.S_ISLNK(mode):
-        return "is a symbolic link"
-    if name.startswith(("/", "\\")) or PureWindowsPath(name).drive or PurePosixPath(name).is_absolute():
-        return "has an absolute path"
-    parts = name.replace("\\", "/").split("/")
-    if ".." in parts:
-        # Even a '..' that stays inside dest ("a/../b") is refused: legitimate archives do not
-        # need it, and refusing is simpler to reason about than resolving it.
-        return "contains '..'"
-    target = (dest / name).resolve()
-    if target != dest and dest not in target.parents:
-        return "resolves outside the destination"
-    return None
-
-
-def safe_extract_zip(zip_path: Path, dest: Path) -> list[Path]:
-    """Extract ``zip_path`` into ``dest`` (replacing it), refusing path-traversal tricks.
-
-    Every member is checked before anything is written; one bad member refuses the whole
-    archive with :class:`UnsafeArchiveError`. Extraction goes to a temporary sibling folder
-    renamed onto ``dest`` at the end. Returns the extracted files (not folders), in archive order.
-    """
-    zip_path, dest = Path(zip_path), Path(dest)
-    resolved = dest.resolve()
-    try:
-        zf = zipfile.ZipFile(zip_path)
-    except (OSError, zipfile.BadZipFile) as e:
-        raise FetchError(f"cannot open {zip_path} as a zip: {e}") from e
-    with zf:
-        members = zf.infolist()
-        for info in members:
-            problem = _member_problem(info, resolved)
-            if problem:
-                raise UnsafeArchiveError(f"refusing to extract {zip_path}: member {info.filename!r} {problem}")
-        written: list[Path] = []
-        with atomic_path(dest) as work:
-            work.mkdir()
-            for info in members:
-                target = work / info.filename
-                if info.is_dir():
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(info) as src, open(target, "wb") as out:
-                    shutil.copyfileobj(src, out, CHUNK_SIZE)
-                written.append(dest / info.filename)
-    return written
-
-
-
 def datasets_missing_from_mirror(names, mirror: str | None) -> list[str]:
     """Datasets a *local* mirror folder has no copy of (an HTTP mirror cannot be listed, so it
-    is trusted). `dllaunchpad run` leaves these out, and says so, instead of failing late."""
+    is trusted). `dllaunchpad run` leaves these out, and says so, instead of failing late.
+    `names` may be a mapping (name -> Dataset or params entry): datasets read from a local
+    folder (`source:`, datasets/own_data.py) use no mirror and are never missing from one."""
     if mirror is None or _is_http(mirror):
         return []
+    if isinstance(names, dict):
+        names = [n for n, d in names.items() if not getattr(d, "spec", d).get("source")]
     root = Path(urllib.parse.urlsplit(mirror).path) if _is_url(mirror) else Path(mirror)
     return [n for n in names if not (root / MIRROR_FOLDER.get(n, n)).is_dir()]

@@ -82,7 +82,7 @@ def validate(params: Mapping[str, Any], source: str = "params.yaml") -> None:
         if fam is None:
             raise ParamsError(f"{source}: experiments.{name}.family: unknown family {exp['family']!r} "
                               f"(no workflow/schemas/families/{exp['family']}.schema.yaml)")
-        base = {k: v for k, v in exp.items() if k != "quick"}
+        base = family_view({k: v for k, v in exp.items() if k != "quick"}, params["datasets"])
         _check(base, fam, source, ("experiments", name))
         if exp.get("quick"):
             _check(deep_merge(base, exp["quick"]), fam, f"{source} (quick block merged)", ("experiments", name))
@@ -103,6 +103,16 @@ def validate(params: Mapping[str, Any], source: str = "params.yaml") -> None:
         ds = exp.get("dataset")
         if ds is not None and ds not in datasets:
             raise ParamsError(f"{source}: experiments.{name}.dataset: unknown dataset {ds!r} (known: {sorted(datasets)})")
+
+
+def family_view(exp: Mapping, datasets: Mapping) -> dict:
+    """The entry as its family's schema sees it: a dataset read from a local folder (`source:`,
+    pipeline/folders.py) stands for the stock dataset its kind is prepared like (kind midi ->
+    classical_piano), so that a family which takes that dataset takes the reader's own too."""
+    from dllaunchpad.pipeline.folders import stands_for
+
+    like = stands_for(exp.get("dataset"), dict(datasets))
+    return {**exp, "dataset": like} if like else dict(exp)
 
 
 def deep_merge(base: Mapping, override: Mapping) -> dict:
@@ -175,8 +185,8 @@ def expand_variants(effective: dict, raw: Mapping[str, Any], source: str) -> dic
             where = f"{source}: experiments.{name}.variants: variant {vname} (overrides {', '.join(overrides) or 'none'})"
             if vname in effective["experiments"] or vname in out:
                 raise ParamsError(f"{where}: the name is taken; rename the entry or the variant")
-            for sch in (experiment_schema, fam):
-                _check(vspec, sch, where)
+            _check(vspec, experiment_schema, where)
+            _check(family_view(vspec, effective["datasets"]), fam, where)
             vspec.update({V.VARIANT_OF: name, V.OVERRIDES: overrides, V.PARAM_KEYS: keys})
             out[vname] = vspec
             names.append(vname)

@@ -17,7 +17,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dllaunchpad.pipeline import family
+from dllaunchpad.pipeline import family, folders
 from dllaunchpad.pipeline.config import ParamsError
 from dllaunchpad.pipeline.stages import REPORT_HTML, build_stages
 from dllaunchpad.pipeline.variants import COMPARISONS, OVERRIDES, PARAM_KEYS, VARIANT_OF
@@ -28,9 +28,14 @@ RUN_FILE = "run.json"
 GENERATED_SUMMARY = "summary.json"
 
 
+# Units of the keys that measure time: `<what>_seconds`, `<what>_ms` (e.g. model_compression's
+# `<method>_inference_ms`).
+WALL_CLOCK_SUFFIXES = ("_seconds", "_ms")
+
+
 def is_wall_clock(key: str) -> bool:
     """Metric keys that measure time, not results: they differ between any two runs."""
-    return key.endswith("_seconds")
+    return key.endswith(WALL_CLOCK_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,21 @@ class Dataset:
     def description(self) -> str:
         return self.spec["description"]
 
+    # -- a local folder instead of downloads (`source: {folder, kind}`, pipeline/folders.py) --
+    @property
+    def kind(self) -> str | None:
+        """The folder kind (midi, images, csv_series), or None for pinned downloads."""
+        return self.spec["source"]["kind"] if self.spec.get("source") else None
+
+    @property
+    def module(self) -> str:
+        """The datasets/<module>.py that prepares it: its own, or its folder kind's."""
+        return folders.KINDS[self.kind].module if self.kind else self.name
+
+    @property
+    def source_folder(self) -> str | None:
+        return folders.folder_as_written(self.spec) if self.kind else None
+
 
 @dataclass(frozen=True)
 class Experiment:
@@ -68,6 +88,9 @@ class Experiment:
     overrides: dict = field(default_factory=dict, compare=False)
     # The params.yaml keys its stages read, besides `scale` and `seed` (pipeline/stages.py).
     param_keys: tuple[str, ...] = field(default=(), compare=False)
+    # The scale (full | quick) its settings were resolved at: train.json and run.json record it,
+    # so that `dllaunchpad list` can tell what made the outputs on disk.
+    scale: str = field(default="full", compare=False)
 
     @classmethod
     def resolve(cls, name: str, spec: dict, params: dict, root: Path | str = ".") -> "Experiment":
@@ -78,7 +101,8 @@ class Experiment:
         keys = tuple(spec.pop(PARAM_KEYS, None) or (f"experiments.{name}",))
         return cls(name, spec, seed=int(spec.get("seed", params["seed"])), root=Path(root),
                    checkpoint_interval_s=float(params.get("cluster", {}).get("checkpoint_interval_s", 0.0)),
-                   variant_of=variant_of, overrides=dict(overrides), param_keys=keys)
+                   variant_of=variant_of, overrides=dict(overrides), param_keys=keys,
+                   scale=str(params.get("scale", "full")))
 
     def at(self, root: Path | str) -> "Experiment":
         """The same experiment, run in another folder (tests, benchmarks, working copies)."""

@@ -76,6 +76,8 @@ def fidelity(params: dict, reg: Registry, root: Path, values: dict | None = None
                 ours = json.loads(path.read_text())
             except ValueError:
                 ours = {}
+            if not isinstance(ours, dict):  # not metrics (collect.status reports it as failed)
+                ours = {}
         state = ("unknown experiment (not in params.yaml)" if not known else "left out" if left_out
                  else "not run" if not ours else "")
         rows = []
@@ -109,7 +111,9 @@ def fidelity_rows(reg: Registry, root: Path, params: dict | None = None) -> list
 
 def dataset_row(ds, root: Path) -> dict:
     summary_path = root / ds.processed_dir / "summary.json"
-    row = {"name": ds.name, "description": ds.spec["description"], "files": [f["name"] for f in ds.spec["files"]],
+    # a local-folder dataset (`source:`, pipeline/folders.py) names its folder and kind
+    files = [f"{ds.source_folder}/ ({ds.kind})"] if ds.kind else [f["name"] for f in ds.spec["files"]]
+    row = {"name": ds.name, "description": ds.spec["description"], "files": files,
            "summary": None, "summary_path": None}
     if summary_path.is_file():
         try:
