@@ -1,8 +1,16 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures, and the rule that CI may not skip a real component.
+
+A test of a real system component (headless Chromium, a SLURM cluster, fluidsynth audio) is
+marked ``@pytest.mark.real_component``. On a developer's machine without the component it skips,
+saying what to install; under ``CI=true`` (.ci/run installs every component) any skip of such a
+test, whether from :func:`require_tool`, :func:`require`, ``pytest.skip`` in a fixture or a
+``skipif`` marker, is reported as a failure instead, so a green CI means the component ran.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -37,3 +45,57 @@ def raw_params():
     from dllaunchpad.pipeline.config import read_params
 
     return read_params(REPO / "params.yaml")
+
+
+# -- real components: skip on a developer's machine, fail under CI ---------------------------
+
+REAL_COMPONENT = "real_component"
+
+
+def in_ci() -> bool:
+    """True when the tests run in CI (.ci/run exports CI=true, as most CI services do)."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def missing_component(reason: str):
+    """Skip the test because a real component is missing, or fail it under CI=true."""
+    if in_ci():
+        pytest.fail(f"CI=true: {reason} (a real component must run in CI, not skip)", pytrace=False)
+    pytest.skip(reason)
+
+
+def require(found, what: str):
+    """``found`` (a path, a dict of tools ...) when it is truthy; otherwise the test skips, or
+    fails under CI, saying ``what`` is missing."""
+    if not found:
+        missing_component(what)
+    return found
+
+
+def require_tool(name: str, hint: str = "") -> str:
+    """The path of the program ``name`` (PATH, then /usr/sbin and /sbin, where Debian puts the
+    daemons); without it the test skips, or fails under CI. ``hint``: how to install it."""
+    found = shutil.which(name) or next((str(Path(d, name)) for d in ("/usr/sbin", "/sbin")
+                                        if os.access(Path(d, name), os.X_OK)), None)
+    return require(found, f"{name} not found" + (f" ({hint})" if hint else ""))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", f"{REAL_COMPONENT}: tests a real system component (Chromium, SLURM, "
+                                       "fluidsynth audio); under CI=true a skip of it is a failure")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under CI=true, a skip of a real-component test (in setup, e.g. a skipif marker or a fixture,
+    or in the test itself) becomes a failure that gives the skip's reason."""
+    outcome = yield
+    report = outcome.get_result()
+    if not (report.skipped and in_ci() and item.get_closest_marker(REAL_COMPONENT) is not None):
+        return
+    if hasattr(report, "wasxfail"):  # an expected failure is not a skipped component
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    report.outcome = "failed"
+    report.longrepr = (f"CI=true: real-component test {item.nodeid} would skip ({reason}); CI installs every "
+                       f"component (.ci/run), so this skip hides a broken install or test")

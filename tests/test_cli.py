@@ -88,3 +88,58 @@ def test_run_works_without_an_activated_venv():
                           env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert f"+ {os.path.dirname(sys.executable)}/snakemake" in proc.stdout
+
+
+def test_list_shows_the_scale_of_the_outputs_on_disk(tmp_path):
+    """`list` at one scale over outputs another scale made: the `made` column says which, with a
+    `!`, and a closing line names them. The scale is what evaluate (run.json) and training
+    (train.json) recorded."""
+    import json
+    import re
+    import shutil
+
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+
+    def write(rel, data):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(json.dumps(data))
+
+    write("reports/metrics/xor.json", {"binary_accuracy": 1.0, "chapter_section": "31.8.1"})  # a quick run's
+    write("reports/figures/xor/run.json", {"scale": "quick", "evaluate_seconds": 0.1})
+    write("models/xor/train.json", {"scale": "quick", "epochs_run": 2000})
+    write("models/linear_regression/train.json", {"scale": "full", "epochs_run": 100})  # trained, not evaluated
+    write("models/iris_mlp/train.json", {"epochs_run": 500})  # made before the scale was recorded
+
+    def line(out, name):
+        return re.search(rf"^  {name} .*$", out, re.M).group(0).split()
+
+    full = _cli("list", cwd=tmp_path)
+    assert full.returncode == 0, full.stderr
+    assert line(full.stdout, "xor")[:5] == ["xor", "done", "31.8.1", "quick!", "binary_accuracy=1"]
+    assert line(full.stdout, "linear_regression")[:6] == ["linear_regression", "trained,", "not", "evaluated",
+                                                          "31.2.1", "full"]
+    assert line(full.stdout, "iris_mlp")[5] == "?"
+    assert "! 1 experiment(s) on disk were made at another scale than full: xor;" in full.stdout
+
+    quick = _cli("--scale", "quick", "list", cwd=tmp_path)
+    assert line(quick.stdout, "xor")[3] == "quick"
+    assert line(quick.stdout, "linear_regression")[5] == "full!"
+    assert "! 1 experiment(s) on disk were made at another scale than quick: linear_regression;" in quick.stdout
+
+
+def test_list_reads_the_scale_that_evaluate_recorded(tmp_path, raw_params):
+    import json
+    import re
+    import shutil
+
+    from dllaunchpad.pipeline.config import load_params
+    from dllaunchpad.pipeline.registry import Registry
+    from dllaunchpad.runners.evaluate import evaluate
+
+    exp = Registry.from_params(load_params(raw_params, scale="quick")).experiment("tensor_products")
+    evaluate(exp.at(tmp_path))
+    assert json.loads((tmp_path / exp.run_file).read_text())["scale"] == "quick"
+    assert "scale" not in json.loads((tmp_path / exp.metrics).read_text())  # a run fact, not a result
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    out = _cli("--scale", "full", "list", cwd=tmp_path).stdout
+    assert re.search(r"^  tensor_products +done +31\.1\.3 +quick! ", out, re.M), out

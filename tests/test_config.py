@@ -103,3 +103,49 @@ def test_family_schema_checks_the_quick_merge(raw_params):
 def test_unknown_family_is_named(raw_params):
     raw_params["experiments"]["xor"]["family"] = "perceptron"
     _expect_error(raw_params, "experiments.xor.family", "perceptron")
+
+
+def test_evaluate_settings_are_checked_by_the_family_schema(raw_params):
+    """`evaluate:` is the family's: a key no family code reads is refused before any job."""
+    raw_params["experiments"]["xor"]["evaluate"] = {"bogus": 1}
+    _expect_error(raw_params, "experiments.xor.evaluate", "'bogus' was unexpected")
+    raw_params["experiments"]["xor"].pop("evaluate")
+    raw_params["experiments"]["model_compression"]["evaluate"]["bogus"] = 1
+    _expect_error(raw_params, "experiments.model_compression.evaluate", "'bogus' was unexpected")
+    raw_params["experiments"]["model_compression"]["evaluate"].pop("bogus")
+    raw_params["experiments"]["midi_lstm"]["generate"]["temprature"] = [1.0]
+    _expect_error(raw_params, "experiments.midi_lstm.generate", "'temprature' was unexpected")
+
+
+def test_every_family_schema_types_its_evaluate_and_generate_blocks(raw_params):
+    """No family leaves `evaluate` (or `generate`, where it generates) open to any object: each
+    is `false` (the family reads no settings) or an object schema that refuses unknown keys,
+    at every level. Every committed entry still validates, at both scales."""
+    from dllaunchpad.experiments import family_module
+    from dllaunchpad.pipeline.config import FAMILY_SCHEMAS, family_schema
+
+    def closed(sch, where):
+        if sch is False:
+            return
+        assert isinstance(sch, dict), where
+        if "$ref" in sch:
+            return  # a $defs entry: checked where it is defined
+        if sch.get("type") == "object" or "properties" in sch:
+            assert sch.get("additionalProperties") is False, f"{where}: open to any key"
+            for key, sub in sch.get("properties", {}).items():
+                closed(sub, f"{where}.{key}")
+
+    families = sorted(p.name.removesuffix(".schema.yaml") for p in FAMILY_SCHEMAS.glob("*.schema.yaml"))
+    assert {"xor", "linear_regression", "model_compression", "midi_lstm"} <= set(families)
+    for fam in families:
+        sch = family_schema(fam)
+        props = sch.get("properties", {})
+        assert "evaluate" in props, f"{fam}: no evaluate schema"
+        closed(props["evaluate"], f"{fam}.evaluate")
+        for name, d in sch.get("$defs", {}).items():
+            closed(d, f"{fam}.$defs.{name}")
+        if hasattr(family_module(fam), "generate"):
+            assert "generate" in props, f"{fam}: generates but has no generate schema"
+            closed(props["generate"], f"{fam}.generate")
+    for scale in ("full", "quick"):
+        assert load_params(raw_params, scale=scale)["experiments"]

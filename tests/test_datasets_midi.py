@@ -110,3 +110,22 @@ def test_no_source(tmp_path):
 def test_full_mirror(mirror, tmp_path):
     summary = datasets.prepare("classical_piano", mirror("classical-piano"), tmp_path / "out", PP)
     assert (summary["files"], summary["notes"], summary["skipped"]) == (75, 107533, [])
+
+
+def test_a_corpus_of_only_unreadable_files_fails_naming_how_many(tmp_path):
+    """Junk .mid files only: the preprocess fails (naming the count and the first errors) and
+    leaves no notes table, instead of "succeeding" with an empty one."""
+    folder = tmp_path / "raw" / "midi"
+    folder.mkdir(parents=True)
+    junk = {**BROKEN, "text.mid": b"not a MIDI file at all\n", "empty.mid": b""}
+    for name, data in junk.items():
+        (folder / name).write_bytes(data)
+    with pytest.raises(ValueError, match=r"none of the 4 MIDI file\(s\) tried could be read") as info:
+        datasets.prepare("classical_piano", tmp_path / "raw", tmp_path / "out", PP)
+    assert "broken.mid" in str(info.value)
+    assert not (tmp_path / "out").exists()
+    (folder / "empty.mid").unlink()
+    for name in list(junk)[:3]:
+        (folder / name).unlink()
+    with pytest.raises(ValueError, match=r"none of the 0 MIDI file\(s\)"):  # a folder without any
+        datasets.prepare("classical_piano", tmp_path / "raw", tmp_path / "out", PP)

@@ -80,7 +80,11 @@ def _outputs(root: Path) -> dict[str, str]:
 def test_snakemake_run_is_recorded_in_dvc(mini):
     run = workcopy.run(["snakemake", "--cores", "4"], mini)
     assert "recording 8 stage(s) in dvc.lock" in run.stderr
-    assert json.loads((mini / "reports/metrics/xor.json").read_text())["binary_accuracy"] >= 0.5
+    # 300 epochs do not solve XOR: this DAG checks the machinery. Its config run with seeds 0, 1, 2
+    # ends at MSE 0.226 / 0.182 / 0.240 with accuracy 0.5 / 0.75 / 0.5 (an untrained net sits at
+    # 0.25): the band is that range widened a little, below the untrained value.
+    xor = json.loads((mini / "reports/metrics/xor.json").read_text())
+    assert 0.16 < xor["final_loss"] < 0.245 and xor["binary_accuracy"] in (0.5, 0.75)
     _assert_dvc_clean(mini)
     _assert_snakemake_idle(mini)
 

@@ -4,6 +4,7 @@ train -> generate -> evaluate chain on a few real files in a temporary root."""
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 
 import numpy as np
@@ -17,7 +18,7 @@ from dllaunchpad.pipeline.config import load_params
 from dllaunchpad.models.midi_lstm import MidiLSTM, generate_notes, parameter_count
 from dllaunchpad.pipeline.registry import Registry
 
-from conftest import REPO
+from conftest import REPO, in_ci, require
 
 ADAM = {"name": "adam", "lr": 1e-3, "weight_decay": 1e-5}
 
@@ -98,6 +99,29 @@ def test_midi_bytes_keep_every_note(tmp_path):
     assert music.midi_bytes(notes, 0.125) == path.read_bytes()
 
 
+@pytest.mark.real_component
+def test_audio_is_rendered_with_fluidsynth_and_sox(tmp_path):
+    """The audio path of the generate stage: MIDI -> fluidsynth (General MIDI soundfont) -> WAV ->
+    sox -> Ogg Vorbis. Skips without the tools on a developer's machine; required under CI=true
+    (.ci/run installs fluidsynth, fluid-soundfont-gm and sox)."""
+    import subprocess
+
+    tools, why = music.audio_tools()
+    require(tools, why)
+    # C, E, G: starts 0, 0.5, 1.0 s; the last note ends at 2.0 s.
+    notes = np.array([[60, 0, 0.5], [64, 0.5, 0.5], [67, 0.5, 1.0]], np.float32)
+    midi = tmp_path / "triad.mid"
+    midi.write_bytes(music.midi_bytes(notes, min_duration=0.125))
+    ogg = music.render_ogg(midi, tmp_path / "triad.ogg", tools)
+    assert ogg == tmp_path / "triad.ogg" and ogg.read_bytes()[:4] == b"OggS"
+    stat = subprocess.run([tools["sox"], str(ogg), "-n", "stat"], capture_output=True, text=True, check=True).stderr
+    facts = {" ".join(k.split()): float(v) for k, v in re.findall(r"^([A-Za-z ()]+):\s+([-\d.e]+)$", stat, re.M)}
+    # 2 s of notes plus the soundfont's release tail (FluidR3_GM: 4.9 s in all); not silence
+    # (FluidR3_GM at gain 0.7: peak 0.11, RMS 0.017 of full scale).
+    assert 2.0 <= facts["Length (seconds)"] <= 10.0, stat
+    assert facts["Maximum amplitude"] > 0.02 and facts["RMS amplitude"] > 0.002, stat
+
+
 def test_track_statistics():
     corpus = np.array([[60, 0.5, 1], [62, 0.5, 1], [72, 0, 1], [64, 0, 1]], np.float32)  # C D C E
     track = np.array([[61, 0.25, 0.5], [61, 0.25, 0.5], [80, 0.5, 0.5], [60, 1, 0.5]], np.float32)
@@ -148,6 +172,8 @@ def test_train_generate_evaluate(small_root, small_exp, monkeypatch):
     music_dir = small_root / exp.generated_dir
 
     first = generate(exp)
+    # Under CI the tools are installed (.ci/run): the audio path must have run, not been skipped.
+    assert first["metrics"]["audio_rendered"] or not in_ci(), first["metrics"]["audio_note"]
     midi = {t["midi"]: (music_dir / t["midi"]).read_bytes() for t in first["tracks"]}
     assert list(midi) == ["midi_lstm_t0.5.mid", "midi_lstm_t1.5.mid"]
     for t in first["tracks"]:
@@ -188,6 +214,26 @@ def test_holdout_file_never_in_training_windows(small_root, small_exp):
     assert HOLDOUT not in dm.files and len(dm.files) == 3
     n_notes = sum(len(music.read_midi_notes(small_root.parent / "raw/midi" / f)) for f in dm.files)
     assert len(dm.windows) == n_notes - 3 * 25
+
+
+def test_holdout_file_not_in_the_corpus_stops_training_naming_the_key(small_root, small_exp):
+    """A typo in data.holdout_file fails the train stage before any epoch, naming the key and
+    the corpus' closest file names (difflib), and leaves no model behind."""
+    import dataclasses
+
+    from dllaunchpad.runners.train import train
+
+    data = {**small_exp.spec["data"], "holdout_file": "chpn-p2.mid"}  # chpn-p20.mid / chpn-p1.mid meant
+    exp = dataclasses.replace(small_exp, spec={**small_exp.spec, "data": data})
+    with pytest.raises(ValueError, match=r"experiments\.midi_lstm\.data\.holdout_file: 'chpn-p2\.mid' is not a "
+                                         r"file of the classical_piano corpus") as info:
+        train(exp, progress=False)
+    close = str(info.value).split("close matches: ")[1].split(", ")
+    assert "chpn-p20.mid" in close and "chpn-p1.mid" in close and "bor_ps5.mid" not in close
+    assert not (small_root / exp.model_dir).exists()
+    far = dataclasses.replace(small_exp, spec={**small_exp.spec, "data": {**data, "holdout_file": "zzz.mid"}})
+    with pytest.raises(ValueError, match=r"no close match; its first files: bor_ps5\.mid, chpn-p1\.mid"):
+        train(far, progress=False)
 
 
 def test_evaluate_without_generated_summary_names_the_command(small_exp):

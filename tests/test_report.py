@@ -113,6 +113,23 @@ def test_failed_stage_shows_its_log(one_done):
     assert 'data-status="failed"' in card.group(0)
 
 
+@pytest.mark.parametrize("broken", ['{"products": 11, "products_matching', "[11, 10]"])
+def test_metrics_that_do_not_parse_show_as_failed_with_the_parse_error(one_done, broken):
+    """A truncated (or non-object) metrics file is not "done": the card and the page say failed,
+    with the parse error and the command that redoes it; the other pages still build."""
+    raw, params, reg, root = one_done
+    (root / "reports/metrics/tensor_products.json").write_text(broken)
+    build_report(params, reg, root, raw_params=raw)
+    error = "Unterminated string" if broken.startswith("{") else "not an object of metrics"
+    page = (root / "reports/experiments/tensor_products.html").read_text()
+    assert '<span class="status status-failed">failed</span>' in page
+    assert "is not valid JSON" in page and error in page and "dllaunchpad --scale quick run tensor_products" in page
+    index = (root / "reports/index.html").read_text()
+    card = re.search(r'<article class="card" id="tensor_products".*?</article>', index, re.S).group(0)
+    assert 'data-status="failed"' in card and '<span class="status status-failed">failed</span>' in card
+    assert "metrics do not parse" in card and error in card
+
+
 def test_fidelity_table_pairs_chapter_values_with_ours(one_done):
     _, params, reg, root = one_done
     assert set(chapter_values()) <= set(params["experiments"]), "chapter_values.yaml names an unknown experiment"

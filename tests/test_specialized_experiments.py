@@ -78,11 +78,15 @@ def test_gan_family(root):
             "evaluate": {"samples": 100, "min_class_share": 0.025}}
     exp, info, m, figures = _run("gan_toy", spec, root)
     assert info["epochs_run"] == 3
-    assert 0.3 < m["judge_test_accuracy"] <= 1.0             # 30 steps on 400 digits: better than chance
+    # Bands from this toy config run with seeds 0, 1, 2 (the spec's seed changed, nothing else):
+    # judge accuracy 0.715 / 0.79 / 0.72; both generators collapse onto one digit every time
+    # (classes covered 1, class entropy 0, max class share 1, judge score 1.0001-1.017) with a
+    # diversity of 0.31-0.43; each band is that range widened by about its own width.
+    assert 0.6 < m["judge_test_accuracy"] < 0.9             # 30 steps on 400 digits: well above chance (0.1)
     for v in variants:
-        assert 1 <= m[f"{v}_classes_covered"] <= 10
-        assert 0 <= m[f"{v}_class_entropy"] <= 1 and 1 <= m[f"{v}_judge_score"] <= 10
-        assert m[f"{v}_diversity"] > 0
+        assert m[f"{v}_classes_covered"] <= 2 and m[f"{v}_max_class_share"] >= 0.8   # 3 epochs: collapsed
+        assert m[f"{v}_class_entropy"] <= 0.2 and 1.0 <= m[f"{v}_judge_score"] < 1.05
+        assert 0.25 < m[f"{v}_diversity"] < 0.5
     history = (root / exp.history).read_text().splitlines()
     assert len(history) == 4 and "train_both_class_entropy" in history[0] and "train_both_g_loss" in history[0]
     state = torch.load(root / exp.checkpoint, weights_only=True)["state_dict"]
@@ -110,7 +114,9 @@ def test_vae_family_is_deterministic(root, tmp_path):
             "trainer": {"epochs": 2, "batch_size": 50},
             "evaluate": {"elbo_samples": 2, "iwae_samples": 5, "grid": 5, "traversal_dims": [0, 1]}}
     exp, _, m, figures = _run("vae_toy", spec, root)
-    assert -550 < m["test_elbo"] < -150                                  # nats per image
+    # nats per image; seeds 0, 1, 2 of this toy config give -327.9 / -316.8 / -298.7: the band is
+    # that range widened by about half its width on each side
+    assert -345 < m["test_elbo"] < -280
     assert m["test_elbo"] == pytest.approx(-(m["test_recon_nll"] + m["test_kl"]), abs=1e-3)
     assert m["test_kl"] > 0 and m["test_log_likelihood_iwae"] >= m["test_elbo"] - 1.0
     header = (root / exp.history).read_text().splitlines()[0]
@@ -133,11 +139,16 @@ def test_transformer_family(tmp_path):
             "optimizer": {"name": "adam", "lr": 0.01}, "trainer": {"epochs": 8, "batch_size": 50},
             "evaluate": {"beam_width": 3, "length_penalty": 0.0, "calibration_bins": 10, "attention_examples": 2}}
     exp, _, m, figures = _run("transformer_toy", spec, tmp_path / "a")
+    # Bands from this toy config run with seeds 0, 1, 2, over both variants: token accuracy
+    # 0.54-0.71 (greedy and beam; chance is 1/5 per token), exact match 0.025-0.3 (greedy and beam),
+    # ECE 0.108-0.125 smoothed and 0.046-0.069 plain (label smoothing makes it less confident);
+    # each band is the range widened by about half its width.
     for v in ("smoothed", "plain"):
-        for k in ("greedy_exact_match", "greedy_token_accuracy", "beam_exact_match", "beam_token_accuracy"):
-            assert 0 <= m[f"{v}_{k}"] <= 1
-        assert m[f"{v}_greedy_token_accuracy"] > 0.3          # chance is 1/5 per token
-        assert 0 <= m[f"{v}_test_ece"] <= 1
+        for k in ("greedy_token_accuracy", "beam_token_accuracy"):
+            assert 0.45 < m[f"{v}_{k}"] < 0.8, k
+        for k in ("greedy_exact_match", "beam_exact_match"):
+            assert 0.0 <= m[f"{v}_{k}"] < 0.45, k
+    assert 0.09 < m["smoothed_test_ece"] < 0.15 and 0.03 < m["plain_test_ece"] < 0.09
     history = (tmp_path / "a" / exp.history).read_text().splitlines()
     assert history[0].startswith("epoch,train_plain_loss,train_sampling_prob")
     assert [float(r.split(",")[2]) for r in history[1:]] == pytest.approx([0.3 * e / 7 for e in range(8)])
@@ -149,15 +160,25 @@ def test_model_compression_family(root):
             "optimizer": {"name": "adam", "lr": 0.005}, "trainer": {"epochs": 4, "batch_size": 40},
             "evaluate": {"methods": ["cp", "tucker"], "rank_fractions": [0.5], "n_iter_max": 20, "timing_repeats": 1,
                          "finetune": {"epochs": 1, "limit_train_batches": 2, "lr": 0.0003}}}
-    _, _, m, figures = _run("compression_toy", spec, root)
+    exp, info, m, figures = _run("compression_toy", spec, root)
+    assert info["scale"] == "full"  # train.json records the scale too (`dllaunchpad list` reads it)
+    # Timings are run facts: none in the metrics (byte-identical across runs), all in run.json.
+    saved = json.loads((root / exp.metrics).read_text())
+    timing_words = ("_ms", "second", "time", "speed", "per_second", "throughput")
+    assert [k for k in saved if any(w in k for w in timing_words)] == []
+    run = json.loads((root / exp.figures_dir / "run.json").read_text())
+    assert run["baseline_inference_ms"] > 0 and run["scale"] == "full"
     assert m["baseline_params"] == 4 * 9 + 4 + 8 * 4 * 9 + 8 + 16 * 8 * 49 + 16 + 16 * 10 + 10
-    assert m["baseline_test_accuracy"] > 0.2
+    # Bands from this toy config run with seeds 0, 1, 2: baseline test accuracy 0.235 / 0.335 / 0.44
+    # (4 epochs on 400 digits), fine-tuned CP 0.175-0.34 and Tucker-2 0.225-0.41 at half the ranks;
+    # each band is the range widened by about a third of its width.
+    assert 0.15 < m["baseline_test_accuracy"] < 0.55
     for method in ("cp", "tucker"):
         assert m[f"{method}_rank50pct_params"] < m["baseline_params"]
         assert m[f"{method}_rank50pct_compression"] == pytest.approx(
             m["baseline_params"] / m[f"{method}_rank50pct_params"], rel=1e-3)
-        assert 0 <= m[f"{method}_rank50pct_test_accuracy_finetuned"] <= 1
-        assert m[f"{method}_rank50pct_inference_ms"] > 0
+        assert 0.1 < m[f"{method}_rank50pct_test_accuracy_finetuned"] < 0.5
+        assert run[f"{method}_rank50pct_inference_ms"] > 0
     assert {"accuracy_vs_compression.png", "inference_time.png"} <= figures
 
 

@@ -135,3 +135,43 @@ def test_autoencoder_writes_the_cleaned_image(root, digit, tmp_path, monkeypatch
     with one_thread():
         expected = denoise(load_trained(exp), add_noise(read_digit(path)[0], 0.28, 0))
     np.testing.assert_array_equal(written, np.round(expected * 255).astype(np.uint8))
+
+
+def _huge_png(path, width: int, height: int):
+    """A valid 1-bit grayscale PNG of width x height black pixels, written by hand: the rows of
+    zeros deflate ~1000:1, so a 20000x20000 image (400 megapixels) is a ~50 kB file."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte 0, then the packed 1-bit pixels
+    deflate = zlib.compressobj(9)
+    idat = b"".join(deflate.compress(row * 500) for _ in range(height // 500))
+    idat += deflate.compress(row * (height % 500)) + deflate.flush()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+                     + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize("side, why", [(20000, "could be decompression bomb"),   # > 2x PIL's limit: its error
+                                       (10000, "could be decompression bomb"),   # 1-2x PIL's limit: its warning
+                                       (7000, "over the 36-megapixel limit")])    # under PIL's, over ours
+def test_decompression_bomb_is_refused_before_decoding(tmp_path, side, why):
+    bomb = _huge_png(tmp_path / f"bomb{side}.png", side, side)
+    import struct
+
+    header = bomb.read_bytes()[:24]  # the IHDR's width and height (PIL itself would refuse to open it)
+    assert bomb.stat().st_size < 200_000 and struct.unpack(">II", header[16:24]) == (side, side)
+    for resize in (False, True):
+        with pytest.raises(ValueError, match=rf"bomb{side}\.png: .*refused before decoding") as info:
+            read_digit(bomb, resize=resize)
+        assert why in str(info.value)
+
+
+def test_cli_refuses_a_decompression_bomb_with_a_message(root, tmp_path, monkeypatch, capsys):
+    bomb = _huge_png(tmp_path / "bomb.png", 20000, 20000)
+    code, out, err = predict_cli(root, monkeypatch, capsys, "mnist_mlp", bomb, "--resize")
+    assert code == 1 and out == "" and "Traceback" not in err
+    assert err.startswith(f"error: {bomb}: refused before decoding") and "decompression bomb" in err

@@ -144,7 +144,9 @@ def test_boston_cross_validation_runs_every_fold(params, tmp_path, mirror):
         cv = list(csv.DictReader(fh))
     assert len(cv) == 6 and [float(cv[-1][f"fold_{i}_val_mae"]) for i in range(1, 5)] == pytest.approx(folds, rel=1e-5)
     # Median home values are ~22 k$ with a spread of ~9: a few epochs already beat predicting 0.
-    assert all(2 < f < 22 for f in folds) and 2 < m["test_mae"] < 22
+    # Bands from this config run with seeds 0, 1, 2: fold MAEs 4.46-7.50 after 6 epochs, test MAE
+    # 3.94 / 3.93 / 4.49 after 8; each band is the range widened by about a third of its width.
+    assert all(3.5 < f < 8.5 for f in folds) and 3.3 < m["test_mae"] < 5.2
     assert m["parameters"] == 8033 and info["epochs_run"] == 8
     assert {"cv_validation_mae.png", "test_predictions.png", "final_model_training_mae.png"} <= set(
         pngs(tmp_path / exp.figures_dir))

@@ -47,3 +47,21 @@ def prepare(raw_dir: Path, out_dir: Path, pp: dict) -> dict:
 def load(processed_dir: Path) -> dict[str, np.ndarray]:
     """All arrays of ``iris.npz`` (see the module docstring for the keys)."""
     return load_npz(Path(processed_dir) / "iris.npz")
+
+
+def resplit(d: dict, test_fraction: float | None = None, seed: int | None = None) -> dict[str, np.ndarray]:
+    """Another train/test split of the prepared rows (exercise 31.9.4a): x_train/y_train/x_test/
+    y_test from all 150 rows in the prepared (permuted) order, the last round(150 * test_fraction)
+    rows held out. `seed` first permutes the rows again (so seed repeats also vary which rows are
+    held out); None keeps the prepared order. test_fraction None keeps the prepared test size, so
+    `resplit(d)` returns the prepared arrays unchanged (and so does test_fraction 0.2 with 120/30)."""
+    x = np.concatenate([d["x_train"], d["x_test"]])
+    y = np.concatenate([d["y_train"], d["y_test"]])
+    n_test = len(d["x_test"]) if test_fraction is None else int(round(len(x) * float(test_fraction)))
+    if not 0 < n_test < len(x):
+        raise ValueError(f"iris: test_fraction {test_fraction} leaves {n_test} of {len(x)} rows for testing")
+    if seed is not None:
+        order = np.random.default_rng(int(seed)).permutation(len(x))
+        x, y = x[order], y[order]
+    n_train = len(x) - n_test
+    return {"x_train": x[:n_train], "y_train": y[:n_train], "x_test": x[n_train:], "y_test": y[n_train:]}

@@ -12,6 +12,12 @@ each epoch (seeded), which is what the buffer approximates. Images are scaled to
 resized to S x S in preparation (datasets/rps.py; PIL bilinear where the chapter used
 tf.image.resize, also bilinear).
 
+Figures beyond the classifier report (_classification.py): for MNIST, the trained first
+layer's kernels and the feature maps they make of the first test digit (chapter 31.5.2: each
+kernel a "small sliding matrix of weights" sensitive to one pattern; first_layer_feature_maps.png);
+for RPS, the chapter's "typical images" (footnote 54): the first training images of each class
+(typical_images.png).
+
 params: model {filters: [f per conv block], pool: [bool per block], dense: [units...],
 kernel_size (default 3)}.
 """
@@ -97,6 +103,66 @@ def build(exp):
     return model(exp), dm
 
 
+@torch.no_grad()
+def first_layer_maps(module: CNNClassifier, image: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """(kernels (filters, kh, kw) of the first conv layer's first input channel, feature maps
+    (filters, H', W') = ReLU(conv(image))) for one (C, H, W) image: what the first layer passes
+    on (max pooling, where the block has it, only comes after)."""
+    conv = module.net[0]
+    module.eval()
+    maps = torch.relu(conv(image[None].contiguous(memory_format=torch.channels_last)))[0]
+    return conv.weight[:, 0].detach().numpy().copy(), maps.numpy().copy()
+
+
+def first_layer_figure(exp, module: CNNClassifier, image: torch.Tensor, label: str, path: Path) -> None:
+    """The input digit, then each first-layer kernel above the feature map it produces."""
+    from dllaunchpad.analysis.figures import pyplot, save
+
+    kernels, maps = first_layer_maps(module, image)
+    n, cols = len(kernels), 8
+    rows = -(-n // cols)
+    plt = pyplot()
+    fig = plt.figure(figsize=(3.2 + 1.45 * cols, 2.6 * rows + 0.8))
+    grid = fig.add_gridspec(2 * rows, cols + 2, height_ratios=[1, 1.6] * rows)
+    ax = fig.add_subplot(grid[:, :2])
+    ax.imshow(image[0].numpy(), cmap="gray", vmin=0, vmax=1)
+    ax.set_title(f"input: first test digit ({label})")
+    ax.axis("off")
+    lim = float(np.abs(kernels).max()) or 1.0
+    top = float(maps.max()) or 1.0
+    for f in range(n):
+        r, c = divmod(f, cols)
+        k_ax, m_ax = fig.add_subplot(grid[2 * r, c + 2]), fig.add_subplot(grid[2 * r + 1, c + 2])
+        k_ax.imshow(kernels[f], cmap="cividis", vmin=-lim, vmax=lim)
+        k_ax.set_title(f"kernel {f + 1}", fontsize=8)
+        m_ax.imshow(maps[f], cmap="gray", vmin=0, vmax=top)
+        for a in (k_ax, m_ax):
+            a.set_xticks([])
+            a.set_yticks([])
+            a.grid(False)
+    h, w = maps.shape[1:]
+    fig.suptitle(f"{exp.name}: the trained first layer's {n} kernels ({kernels.shape[1]} x {kernels.shape[2]}, "
+                 f"colour = weight) and their feature maps ReLU(conv), {h} x {w}, of one digit")
+    save(fig, path, alt=f"The first test digit ({label}) and, for each of the {n} trained first-layer kernels, "
+                        "the kernel's weights above the feature map it produces: each map lights up a "
+                        "different edge or stroke direction of the digit.")
+
+
+def typical_images(x: np.ndarray, y: np.ndarray, per_class: int = 2) -> list[int]:
+    """Indices of the first `per_class` images of each class, class by class."""
+    return [int(i) for label in range(len(RPS_CLASSES)) for i in np.flatnonzero(y == label)[:per_class]]
+
+
+def typical_images_figure(exp, path: Path, per_class: int = 2) -> None:
+    from dllaunchpad.datasets import rps
+
+    x, y = rps.load(exp.data_dir, "train")
+    idx = typical_images(x, y, per_class)
+    _classification.image_grid(x[idx], [f"{RPS_CLASSES[y[i]]} (train {i})" for i in idx], path,
+                               f"{exp.name}: typical images, the first {per_class} training images of each class",
+                               cols=max(1, len(idx)))
+
+
 def evaluate(exp, module, figures_dir: Path) -> dict:
     data = load_data(exp)
     x_test, y_test = data["test"]
@@ -104,4 +170,8 @@ def evaluate(exp, module, figures_dir: Path) -> dict:
                                      images=data["test_images"])
     if exp.dataset == "rps":
         metrics["validation_examples"] = int(len(data["val"][1]))
+        typical_images_figure(exp, figures_dir / "typical_images.png")
+    else:
+        first_layer_figure(exp, module, x_test[0], data["classes"][int(y_test[0])],
+                           figures_dir / "first_layer_feature_maps.png")
     return metrics

@@ -33,12 +33,33 @@ def model(exp) -> MidiLSTM:
     return MidiLSTM(m["hidden"], m["vocab"], m["dropout"], exp.spec["optimizer"])
 
 
+def holdout_file(exp, files) -> str:
+    """``data.holdout_file``, checked against the corpus' file names (the notes table's ``file``
+    column) before any window is cut or any epoch runs: a name that is not in the corpus (a typo,
+    or a file that quick mode's ``max_files`` leaves out) stops the stage naming the key and the
+    closest names."""
+    import difflib
+
+    name, files = exp.spec["data"]["holdout_file"], sorted(set(map(str, files)))
+    if name in files:
+        return name
+    key = f"experiments.{exp.variant_of or exp.name}.data.holdout_file"
+    close = difflib.get_close_matches(name, files, n=5, cutoff=0.6)
+    hint = (f"close matches: {', '.join(close)}" if close
+            else f"no close match; its first files: {', '.join(files[:8])}{', ...' if len(files) > 8 else ''}")
+    raise ValueError(f"{key}: {name!r} is not a file of the {exp.dataset} corpus ({exp.data_dir}, "
+                     f"{len(files)} files at scale {exp.scale}); {hint}")
+
+
 def build(exp):
+    from dllaunchpad.datasets.classical_piano import load_notes
+
     data, trainer = exp.spec["data"], exp.spec["trainer"]
+    holdout = holdout_file(exp, load_notes(exp.data_dir)["file"].unique())
     # The windows first, then the model, as before (the split draws from its own generator).
     dm = MidiWindowDataModule(exp.data_dir, seq_length=data["seq_length"],
                               val_fraction=data["val_fraction"], batch_size=trainer["batch_size"],
-                              seed=exp.seed, holdout=(data["holdout_file"],))
+                              seed=exp.seed, holdout=(holdout,))
     return model(exp), dm
 
 
@@ -60,8 +81,9 @@ def generate(exp, module, out_dir: Path) -> dict:
     from dllaunchpad.analysis import music
     from dllaunchpad.datasets.classical_piano import load_notes
 
-    g, holdout = exp.spec["generate"], exp.spec["data"]["holdout_file"]
+    g = exp.spec["generate"]
     df = load_notes(exp.data_dir)
+    holdout = holdout_file(exp, df["file"].unique())
     corpus, _, _ = corpus_arrays(df, exclude=(holdout,))  # the training (train + val) notes
     seed = seed_sequence(df, holdout, g["skip_notes"], g["seed_notes"])
     pitch_range = (int(corpus[:, 0].min()), int(corpus[:, 0].max()))

@@ -9,6 +9,12 @@ then trained with each regulariser:
 - L2 / L1 / elastic net: the chapter's J~(w) = J(w) + lambda Omega(w) added to the loss
   (dllaunchpad.regularization; lambda and the elastic net's alpha in `evaluate`), on every
   Linear weight, not the biases (Keras' kernel_regularizer);
+- the elastic net twice, with the same lambda and alpha (`evaluate.elastic_net`), in the two
+  weightings of its L2 part (models/regularization.py): `elastic_net` is glmnet's
+  lambda [alpha ||w||_1 + (1 - alpha)/2 ||w||^2] (the library the chapter's footnote 35 names; the
+  run this family always had, its numbers unchanged), `elastic_net_chapter` is 31.3.1's printed
+  lambda [alpha ||w||_1 + (1 - alpha) ||w||^2] (twice the L2 weight). The metrics
+  `elastic_net_weighting` and `elastic_net_chapter_weighting` say which is which;
 - dropout after every hidden layer (`evaluate.dropout.rate`);
 - early stopping on the validation loss with the best epoch's weights restored (the runner's
   early_stopping with restore_best, Keras' restore_best_weights).
@@ -35,15 +41,27 @@ from dllaunchpad.models.configurable_mlp import ConfigurableMLP, evaluate_split
 from dllaunchpad.models.regularization import kernel_weights
 from dllaunchpad.experiments._many_models import finite_or_none, fit_model, mnist_splits, one_thread
 
-VARIANTS = ("none", "l2", "l1", "elastic_net", "dropout", "early_stopping")
-LABELS = {"none": "no regularisation", "l2": "L2", "l1": "L1", "elastic_net": "elastic net",
-          "dropout": "dropout", "early_stopping": "early stopping"}
+# elastic_net_chapter is trained last, so the runs before it are the ones this family always had.
+VARIANTS = ("none", "l2", "l1", "elastic_net", "dropout", "early_stopping", "elastic_net_chapter")
+LABELS = {"none": "no regularisation", "l2": "L2", "l1": "L1", "elastic_net": "elastic net (glmnet weighting)",
+          "dropout": "dropout", "early_stopping": "early stopping",
+          "elastic_net_chapter": "elastic net (chapter 31.3.1 weighting)"}
+ELASTIC_NET_WEIGHTINGS = {
+    "elastic_net": "glmnet: lam [alpha ||w||_1 + (1 - alpha)/2 ||w||_2^2]",
+    "elastic_net_chapter": "chapter 31.3.1: lam [alpha ||w||_1 + (1 - alpha) ||w||_2^2]",
+}
+
+
+# Figures keep the two elastic nets side by side.
+DISPLAY_ORDER = ("none", "l2", "l1", "elastic_net", "elastic_net_chapter", "dropout", "early_stopping")
 
 
 def variant_settings(name: str, settings: dict) -> tuple[dict, dict | None]:
     """(ConfigurableMLP keyword arguments, early-stopping config or None) of one variant."""
     if name in ("l1", "l2", "elastic_net"):
         return {"penalty_spec": {"kind": name, **settings[name]}}, None
+    if name == "elastic_net_chapter":  # same lambda and alpha, the chapter's L2 weight (1 - alpha)
+        return {"penalty_spec": {"kind": "elastic_net", **settings["elastic_net"], "weighting": "chapter"}}, None
     if name == "dropout":
         return {"dropout": settings["dropout"]["rate"]}, None
     if name == "early_stopping":
@@ -59,8 +77,9 @@ def plot_curves(runs: dict, path: Path) -> None:
     from dllaunchpad.analysis.figures import OKABE_ITO, pyplot, save
 
     plt = pyplot()
-    fig, axes = plt.subplots(2, 3, figsize=(14, 7.5), sharex=True, sharey=True)
-    for ax, name in zip(axes.flat, VARIANTS):
+    fig, axes = plt.subplots(2, 4, figsize=(17, 7.5), sharex=True, sharey=True)
+    axes.flat[-1].set_visible(False)  # 7 regularisers, 8 panels
+    for ax, name in zip(axes.flat, DISPLAY_ORDER):
         h = runs[name]["history"]
         epochs = [r["epoch"] for r in h]
         ax.plot(epochs, [r["train_loss"] for r in h], color=OKABE_ITO[0], label="training (cross-entropy)")
@@ -70,8 +89,9 @@ def plot_curves(runs: dict, path: Path) -> None:
         ax.set_yscale("log")
         ax.set_title(LABELS[name])
         ax.legend(fontsize=8)
-    for ax in axes[1]:
+    for ax in (*axes[1], axes[0, 3]):  # axes[0, 3] sits above the empty panel
         ax.set_xlabel("epoch")
+        ax.xaxis.set_tick_params(labelbottom=True)
     for ax in axes[:, 0]:
         ax.set_ylabel("cross-entropy")
     fig.suptitle("Training and validation loss per epoch, per regulariser (same net, data and seed)")
@@ -83,7 +103,7 @@ def plot_val_losses(runs: dict, path: Path) -> None:
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.8))
-    for name in VARIANTS:
+    for name in DISPLAY_ORDER:
         h = runs[name]["history"]
         ax.plot([r["epoch"] for r in h], [r["val_loss"] for r in h], label=LABELS[name])
     ax.set_yscale("log")
@@ -100,7 +120,7 @@ def plot_weights(runs: dict, threshold: float, path: Path) -> None:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.8))
     bins = np.linspace(-8, 0, 81)
-    for name in ("none", "l2", "l1", "elastic_net"):
+    for name in ("none", "l2", "l1", "elastic_net", "elastic_net_chapter"):
         w = np.abs(runs[name]["weights"])
         logw = np.log10(np.maximum(w, 1e-8))
         ax.hist(logw, bins=bins, histtype="step", lw=1.8, density=True,
@@ -158,4 +178,6 @@ def _evaluate(exp, figures_dir: Path) -> dict:
             f"{name}_epochs_run": run["epochs_run"],
         })
     metrics["early_stopping_best_epoch"] = runs["early_stopping"]["best_epoch"]
+    metrics["elastic_net_weighting"] = ELASTIC_NET_WEIGHTINGS["elastic_net"]
+    metrics["elastic_net_chapter_weighting"] = ELASTIC_NET_WEIGHTINGS["elastic_net_chapter"]
     return metrics

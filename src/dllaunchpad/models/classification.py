@@ -20,26 +20,31 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from dllaunchpad.models.regularization import l1_penalty
+from dllaunchpad.models.regularization import l1_penalty, l2_penalty
 from dllaunchpad.models.supervised import SupervisedModule
 
 
 class Classifier(SupervisedModule):
-    """`net` maps inputs to logits; `penalised` returns the weights under an L1 penalty `l1`."""
+    """`net` maps inputs to logits; `penalised` returns the weights under an L1 penalty `l1`
+    and/or an L2 penalty `l2` (Keras' `regularizers.l2(lam)`: lam * sum w^2, no 1/2)."""
 
-    def __init__(self, net: nn.Module, optimizer: dict, l1: float = 0.0):
+    def __init__(self, net: nn.Module, optimizer: dict, l1: float = 0.0, l2: float = 0.0):
         super().__init__()
         self.net = net
         self.optimizer_spec = dict(optimizer)
         self.l1 = float(l1)
+        self.l2 = float(l2)
 
     def penalised(self) -> list[torch.Tensor]:
         return []
 
     def penalty(self) -> torch.Tensor:
-        if not self.l1:
+        if not self.l1 and not self.l2:
             return torch.zeros((), device=self.device)
-        return l1_penalty(self.penalised(), self.l1)
+        if not self.l2:  # L1 alone: the same arithmetic as before L2 existed
+            return l1_penalty(self.penalised(), self.l1)
+        l2 = l2_penalty(self.penalised(), self.l2, half=False)
+        return l1_penalty(self.penalised(), self.l1) + l2 if self.l1 else l2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -52,12 +57,13 @@ class Classifier(SupervisedModule):
         x, y = batch
         logits = self(x)
         cross_entropy = F.cross_entropy(logits, y)
-        loss = cross_entropy + self.penalty() if self.l1 else cross_entropy  # (+ 0 costs a step 2 ops)
+        penalised = self.l1 or self.l2
+        loss = cross_entropy + self.penalty() if penalised else cross_entropy  # (+ 0 costs a step 2 ops)
         n = len(y)
         self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, batch_size=n)
         self.log(f"{stage}_accuracy", (logits.argmax(1) == y).float().mean(), on_step=False, on_epoch=True,
                  batch_size=n)
-        if self.l1:
+        if penalised:
             self.log(f"{stage}_cross_entropy", cross_entropy, on_step=False, on_epoch=True, batch_size=n)
         return loss
 

@@ -9,11 +9,17 @@ optimizer's `weight_decay` (which equals L2 only for plain SGD).
 Keras' `kernel_regularizer=l1(lam)` adds lam * sum|w| per layer, i.e. the L1 penalty here, and
 `l2(lam)` adds lam * sum w^2 (no 1/2): use `l2_penalty(..., half=False)` to match Keras.
 
-The elastic net's 1/2 on the L2 part follows glmnet, which the chapter cites for it (footnote
-35: lambda [alpha ||w||_1 + (1 - alpha)/2 ||w||_2^2]); the chapter's printed formula has no 1/2,
-which only rescales lambda_2.
+The elastic net comes in two weightings (`weighting`):
 
-`penalty(weights, spec)` picks one by a params.yaml spec {kind: l1|l2|elastic_net, lam, alpha}.
+- "chapter": 31.3.1's printed formula, lambda [alpha ||w||_1 + (1 - alpha) ||w||_2^2];
+- "glmnet" (the default, kept so earlier results stay as they were): the R library glmnet, which
+  the chapter's footnote 35 names as the implementation, penalises
+  lambda [alpha ||w||_1 + (1 - alpha)/2 ||w||_2^2], the 1/2 that the chapter's L2 term
+  lambda/2 ||w||^2 also has. The two differ only in the L2 part, by a factor 2: glmnet at
+  (lambda, alpha) is the chapter's formula with the L2 weight halved.
+
+`penalty(weights, spec)` picks one by a params.yaml spec {kind: l1|l2|elastic_net, lam, alpha,
+weighting (elastic net: chapter | glmnet)}.
 """
 
 from __future__ import annotations
@@ -32,9 +38,16 @@ def l2_penalty(weights: Iterable[torch.Tensor], lam: float, half: bool = True) -
     return lam * (0.5 * total if half else total)
 
 
-def elastic_net_penalty(weights: Iterable[torch.Tensor], lam: float, alpha: float) -> torch.Tensor:
+ELASTIC_NET_WEIGHTINGS = ("glmnet", "chapter")
+
+
+def elastic_net_penalty(weights: Iterable[torch.Tensor], lam: float, alpha: float,
+                        weighting: str = "glmnet") -> torch.Tensor:
+    """glmnet: lam [alpha ||w||_1 + (1 - alpha)/2 ||w||^2]; chapter: lam [alpha ||w||_1 + (1 - alpha) ||w||^2]."""
+    if weighting not in ELASTIC_NET_WEIGHTINGS:
+        raise ValueError(f"penalty.weighting: {weighting!r} is not one of {ELASTIC_NET_WEIGHTINGS}")
     weights = list(weights)
-    return alpha * l1_penalty(weights, lam) + (1 - alpha) * l2_penalty(weights, lam)
+    return alpha * l1_penalty(weights, lam) + (1 - alpha) * l2_penalty(weights, lam, half=weighting == "glmnet")
 
 
 def kernel_weights(module: torch.nn.Module) -> list[torch.Tensor]:
@@ -60,4 +73,4 @@ def penalty(weights: Iterable[torch.Tensor], spec: dict) -> torch.Tensor:
     alpha = spec.get("alpha")
     if alpha is None or not 0 <= alpha <= 1:
         raise ValueError(f"penalty.alpha: the elastic net needs a mixing alpha in [0, 1], got {alpha!r}")
-    return elastic_net_penalty(weights, lam, alpha)
+    return elastic_net_penalty(weights, lam, alpha, spec.get("weighting", "glmnet"))

@@ -18,6 +18,13 @@ Keras translation:
   final state and the backward layer's final state (its state after reading the sequence from
   the end back to the start) = torch's h_n[0] and h_n[1].
 - `Dense(1)` -> keras_dense; loss 'mae' -> F.l1_loss.
+- `dropout` (exercise 31.9.7, default 0): Keras' `Dropout(rate)` layer between the recurrent
+  layer and Dense(1), on the final state (nn.LSTM's own `dropout` acts between stacked layers
+  only, and there is one layer). At 0 no dropout module exists, so the default model and its
+  random draws are exactly those without the option.
+- cell "chapter_gru": the GRU as chapter 31.6.6 writes it, reset gate before the recurrent
+  product (models/chapter_gru.py; Keras' `reset_after=False`), one bias per gate: 3*units fewer
+  numbers than torch's GRU. Same initialisers (its parameters carry torch's names and layouts).
 """
 
 from __future__ import annotations
@@ -26,13 +33,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from dllaunchpad.models.chapter_gru import ChapterGRU
 from dllaunchpad.models.keras_init import keras_dense
 from dllaunchpad.models.supervised import SupervisedModule
 
-CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
+CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "chapter_gru": ChapterGRU}
 
 
-def keras_recurrent_init(rnn: nn.LSTM | nn.GRU) -> None:
+def keras_recurrent_init(rnn: nn.LSTM | nn.GRU | ChapterGRU) -> None:
     """Keras' LSTM/GRU initialisers on a torch recurrent layer (see the module docstring)."""
     gates = 4 if isinstance(rnn, nn.LSTM) else 3
     for name, p in rnn.named_parameters():
@@ -48,13 +56,15 @@ def keras_recurrent_init(rnn: nn.LSTM | nn.GRU) -> None:
 
 
 class RNNForecaster(SupervisedModule):
-    def __init__(self, cell: str, units: int, optimizer: dict, bidirectional: bool = False, input_size: int = 1):
+    def __init__(self, cell: str, units: int, optimizer: dict, bidirectional: bool = False, input_size: int = 1,
+                 dropout: float = 0.0):
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"model.cell: {cell!r} is not one of {sorted(CELLS)}")
         self.cell = cell
         self.rnn = CELLS[cell](input_size, units, batch_first=True, bidirectional=bidirectional)
         keras_recurrent_init(self.rnn)
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else None
         self.out = keras_dense(units * (2 if bidirectional else 1), 1)
         self.optimizer_spec = dict(optimizer)
 
@@ -62,6 +72,8 @@ class RNNForecaster(SupervisedModule):
         _, state = self.rnn(x)
         h_n = state[0] if self.cell == "lstm" else state  # (directions, N, units)
         final = torch.cat(list(h_n), dim=1)               # [forward, backward] like Keras' concat
+        if self.dropout is not None:
+            final = self.dropout(final)
         return self.out(final).squeeze(1)
 
     def _step(self, batch, stage: str) -> torch.Tensor:

@@ -185,9 +185,12 @@ def expand_variants(effective: dict, raw: Mapping[str, Any], source: str) -> dic
             where = f"{source}: experiments.{name}.variants: variant {vname} (overrides {', '.join(overrides) or 'none'})"
             if vname in effective["experiments"] or vname in out:
                 raise ParamsError(f"{where}: the name is taken; rename the entry or the variant")
+            named = vspec.pop(V.NAMED, None)
             _check(vspec, experiment_schema, where)
             _check(family_view(vspec, effective["datasets"]), fam, where)
             vspec.update({V.VARIANT_OF: name, V.OVERRIDES: overrides, V.PARAM_KEYS: keys})
+            if named:
+                vspec[V.NAMED] = named
             out[vname] = vspec
             names.append(vname)
         cmp_keys = [f"experiments.{name}.variants"] + ([f"experiments.{name}.quick"] if "quick" in raw_entry else [])

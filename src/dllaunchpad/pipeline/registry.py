@@ -20,7 +20,7 @@ from pathlib import Path
 from dllaunchpad.pipeline import family, folders
 from dllaunchpad.pipeline.config import ParamsError
 from dllaunchpad.pipeline.stages import REPORT_HTML, build_stages
-from dllaunchpad.pipeline.variants import COMPARISONS, OVERRIDES, PARAM_KEYS, VARIANT_OF
+from dllaunchpad.pipeline.variants import COMPARISONS, NAMED, OVERRIDES, PARAM_KEYS, VARIANT_OF
 # evaluate writes the facts about a run (device, every wall-clock key) beside the figures, so
 # that reports/metrics/<exp>.json holds results only and is byte-identical across runs.
 RUN_FILE = "run.json"
@@ -86,6 +86,7 @@ class Experiment:
     # A variant (pipeline/variants.py): the entry it comes from, and what it changes there.
     variant_of: str | None = None
     overrides: dict = field(default_factory=dict, compare=False)
+    variant_name: str | None = None  # a named variant's name (variants.named)
     # The params.yaml keys its stages read, besides `scale` and `seed` (pipeline/stages.py).
     param_keys: tuple[str, ...] = field(default=(), compare=False)
     # The scale (full | quick) its settings were resolved at: train.json and run.json record it,
@@ -97,11 +98,11 @@ class Experiment:
         """The one place an experiment's seed and run settings are looked up in params. `spec`
         may carry the keys variant expansion adds (config.expand_variants); they become fields."""
         spec = dict(spec)
-        variant_of, overrides = spec.pop(VARIANT_OF, None), spec.pop(OVERRIDES, {})
+        variant_of, overrides, named = spec.pop(VARIANT_OF, None), spec.pop(OVERRIDES, {}), spec.pop(NAMED, None)
         keys = tuple(spec.pop(PARAM_KEYS, None) or (f"experiments.{name}",))
         return cls(name, spec, seed=int(spec.get("seed", params["seed"])), root=Path(root),
                    checkpoint_interval_s=float(params.get("cluster", {}).get("checkpoint_interval_s", 0.0)),
-                   variant_of=variant_of, overrides=dict(overrides), param_keys=keys,
+                   variant_of=variant_of, overrides=dict(overrides), param_keys=keys, variant_name=named,
                    scale=str(params.get("scale", "full")))
 
     def at(self, root: Path | str) -> "Experiment":

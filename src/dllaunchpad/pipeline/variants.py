@@ -31,7 +31,7 @@ import re
 
 # Reserved keys the expansion adds to an effective entry; Registry.from_params moves them onto
 # the Experiment (they never reach a family's settings).
-VARIANT_OF, OVERRIDES, PARAM_KEYS = "_variant_of", "_overrides", "_param_keys"
+VARIANT_OF, OVERRIDES, PARAM_KEYS, NAMED = "_variant_of", "_overrides", "_param_keys", "_named"
 COMPARISONS = "_comparisons"  # top-level: entry -> {"variants": [...], "compare": {...}, "swept": [...]}
 SEP = "__"
 
@@ -106,6 +106,8 @@ def expand(name: str, entry: dict) -> list[tuple[str, dict, dict]]:
             spec = copy.deepcopy(base)
             for path, value in o.items():
                 set_path(spec, path, value)
+            if vname is not None:
+                spec[NAMED] = vname  # the comparison labels it by this name, not by its overrides
             out.append((f"{name}{SEP}{lab}", spec, o))
     return out
 

@@ -32,8 +32,10 @@ from dllaunchpad.pipeline.stages import log_links
 
 # Keys of the metrics JSON that describe the run rather than the result. Wall-clock times and
 # the device are not in the metrics at all: evaluate writes them to reports/figures/<exp>/run.json.
-RUN_KEYS = ("epochs_run", "chapter_section", "computed_on", "headline", "thumbnail")
-# The headline when neither the family (metrics key `headline`) nor chapter_values.yaml names one.
+RUN_KEYS = ("epochs_run", "chapter_section", "computed_on", "headline", "thumbnail", "lead_figure",
+            "variant_names")
+# The headline when neither the registry entry (params.yaml `headline:`), the family (metrics key
+# `headline`) nor chapter_values.yaml names one.
 HEADLINE_PRIORITY = ("test_accuracy", "accuracy", "binary_accuracy", "val_accuracy", "test_mae", "mae",
                      "test_mse", "mse", "test_loss", "val_loss", "final_loss", "loss", "train_loss")
 AUDIO_TYPES = {".ogg": "audio/ogg", ".oga": "audio/ogg", ".opus": "audio/ogg", ".wav": "audio/wav",
@@ -101,6 +103,8 @@ class ExperimentView:
     links: list[tuple[str, str]] = field(default_factory=list)            # (what, repo-relative path)
     generated: Generated | None = None
     history_figure: Figure | None = None
+    lead: list[Figure] = field(default_factory=list)              # the figure(s) the page opens with
+    variant_tables: list[VariantTable] = field(default_factory=list)   # <variant>_<metric> keys as tables
 
     @property
     def name(self) -> str:
@@ -119,6 +123,16 @@ class ExperimentView:
     @property
     def result_rows(self) -> list[tuple[str, str]]:
         return [(k, fmt(v)) for k, v in sorted(self.metrics.items()) if k not in RUN_KEYS]
+
+    @property
+    def other_rows(self) -> list[tuple[str, str]]:
+        """The result keys that no variants table shows."""
+        shown = {k for t in self.variant_tables for k in t.covered}
+        return [(k, v) for k, v in self.result_rows if k not in shown]
+
+    @property
+    def lead_names(self) -> set[str]:
+        return {f.name for f in self.lead}
 
     @property
     def run_rows(self) -> list[tuple[str, str]]:
@@ -183,10 +197,12 @@ def status(exp: Experiment, reg: Registry, root: Path, scale: str = "full") -> S
     metrics = root / exp.metrics
     if metrics.is_file():
         try:
-            json.loads(metrics.read_text())
-        except ValueError as err:
+            parsed = json.loads(metrics.read_text())
+            if not isinstance(parsed, dict):
+                raise ValueError(f"a JSON {type(parsed).__name__}, not an object of metrics")
+        except ValueError as err:  # the parse error on the page and on the card: what to look at
             return Status("failed", "failed", f"`{exp.metrics}` is not valid JSON ({err}); rerun `{run}`",
-                          hint=f"unreadable metrics; rerun `{run}`")
+                          hint=f"metrics do not parse ({err}); rerun `{run}`")
         return Status("done", "done")
     failed = _failed_log(exp, reg, root)
     if failed is not None:
@@ -211,21 +227,24 @@ def left_out_status(name: str, spec: dict, scale: str = "full") -> Status:
 
 # -- metrics ---------------------------------------------------------------------------------
 
-def headline(metrics: dict, chapter_keys: list[str]) -> tuple[str, str] | None:
+def headline(metrics: dict, chapter_keys: list[str], registry: str | None = None) -> tuple[str, str] | None:
     """The one number an overview card shows, chosen in this order:
 
-    1. the key the family names in its metrics as ``"headline": "<key>"``;
-    2. the first metric the chapter printed for the experiment (chapter_values.yaml order);
-    3. the first of HEADLINE_PRIORITY present (test accuracy before MAE before loss ...);
-    4. the first key, alphabetically, that contains one of HEADLINE_PRIORITY (for families that
+    1. the key the registry entry names (params.yaml ``headline: <key>``): the value the chapter
+       reports, or the experiment's answer, chosen per entry;
+    2. the key the family names in its metrics as ``"headline": "<key>"``;
+    3. the first metric the chapter printed for the experiment (chapter_values.yaml order);
+    4. the first of HEADLINE_PRIORITY present (test accuracy before MAE before loss ...);
+    5. the first key, alphabetically, that contains one of HEADLINE_PRIORITY (for families that
        prefix their metrics, e.g. ``mnist_adam_test_accuracy``);
-    5. the first other numeric metric, alphabetically.
+    6. the first other numeric metric, alphabetically.
     """
     def usable(k):  # (metrics written before run.json existed may still carry run facts)
         return k in metrics and k not in RUN_KEYS and k != "device" and not is_wall_clock(k)
 
     named = metrics.get("headline")
-    candidates = ([named] if isinstance(named, str) else []) + list(chapter_keys) + list(HEADLINE_PRIORITY)
+    candidates = ([registry] if isinstance(registry, str) else []) + (
+        [named] if isinstance(named, str) else []) + list(chapter_keys) + list(HEADLINE_PRIORITY)
     for k in candidates:
         if usable(k):
             return k, fmt(metrics[k])
@@ -240,6 +259,175 @@ def headline(metrics: dict, chapter_keys: list[str]) -> tuple[str, str] | None:
         if usable(k) and isinstance(v, (int, float)) and not isinstance(v, bool):
             return k, fmt(v)
     return None
+
+
+# -- variants inside one experiment ------------------------------------------------------------
+
+@dataclass
+class VariantTable:
+    """Metrics keys ``<variant>_<metric>`` (or ``<metric>_<variant>``) as a variants x metrics table."""
+    variants: list[str]
+    metrics: list[str]
+    cells: list[list[str]]          # formatted values, "" where a variant lacks the metric
+    keys: list[list[str | None]]    # the metrics key of each cell
+    pattern: str                    # "<variant>_<metric>" or "<metric>_<variant>"
+
+    @property
+    def covered(self) -> set[str]:
+        return {k for row in self.keys for k in row if k}
+
+
+# Words of metric names: they tell which side of a key is the metric (the table's columns) and
+# which the variant, and which figure names are learning curves rather than results.
+METRIC_WORDS = frozenset("""loss losses accuracy mae mse nll elbo kl error variance entropy score share
+    ratio params compression sparsity weight epoch epochs lr steps diversity covered match confidence ece
+    derivative norm grad distance pitches duration step range activation test val validation train training
+    final cv mean""".split())
+MAX_VARIANT_COLUMNS, MAX_VARIANT_ROWS, MIN_VARIANT_CELLS = 9, 40, 6
+
+
+def natural_key(text: str) -> list:
+    """'rank10' after 'rank2': digits compare as numbers."""
+    import re
+
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", text) if t]
+
+
+def _metric_share(parts) -> float:
+    return sum(any(w in METRIC_WORDS for w in p.split("_")) for p in parts) / max(1, len(parts))
+
+
+def _block(keys: set[str], prefixes: set[str], suffixes: set[str]) -> tuple[list, list]:
+    """The block's rows and columns with the keys that share most of them added (a baseline with
+    fewer metrics than the variants, a metric only some variants have), in natural order."""
+    rows, cols = set(prefixes), set(suffixes)
+    by_prefix: dict[str, set[str]] = {}
+    for k in keys:
+        parts = k.split("_")
+        for i in range(1, len(parts)):
+            by_prefix.setdefault("_".join(parts[:i]), set()).add("_".join(parts[i:]))
+    for s in sorted({s for p in rows for s in by_prefix.get(p, ())} - cols):
+        if sum(f"{p}_{s}" in keys for p in rows) >= max(2, -(-len(rows) // 3)):
+            cols.add(s)
+    for p in sorted(set(by_prefix) - rows):
+        if sum(f"{p}_{s}" in keys for s in cols) >= max(2, -(-len(cols) // 3)):
+            rows.add(p)
+    return sorted(rows, key=natural_key), sorted(cols, key=natural_key)
+
+
+def _best_block(keys: set[str]):
+    """The (prefixes, suffixes) product covering most keys, or None."""
+    by_prefix: dict[str, set[str]] = {}
+    by_suffix: dict[str, set[str]] = {}
+    for k in keys:
+        parts = k.split("_")
+        for i in range(1, len(parts)):
+            p, s = "_".join(parts[:i]), "_".join(parts[i:])
+            by_prefix.setdefault(p, set()).add(s)
+            by_suffix.setdefault(s, set()).add(p)
+    best, best_rank = None, None
+    seen = set()
+    candidates = [(frozenset.intersection(*(frozenset(by_suffix[s]) for s in S)), frozenset(S))
+                  for S in by_prefix.values() if len(S) >= 2]
+    candidates += [(frozenset(P), frozenset.intersection(*(frozenset(by_prefix[p]) for p in P)))
+                   for P in by_suffix.values() if len(P) >= 2]
+    for P, S in candidates:
+        if len(P) < 2 or len(S) < 2 or (P, S) in seen:
+            continue
+        seen.add((P, S))
+        transposed = _metric_share(P) > _metric_share(S)
+        n_rows, n_cols = (len(S), len(P)) if transposed else (len(P), len(S))
+        if n_cols > MAX_VARIANT_COLUMNS or n_rows > MAX_VARIANT_ROWS or len(P) * len(S) < MIN_VARIANT_CELLS:
+            continue
+        rank = (-len(P) * len(S), n_cols, sorted(P), sorted(S))
+        if best_rank is None or rank < best_rank:
+            best, best_rank = (P, S, transposed), rank
+    return best
+
+
+def variant_tables(metrics: dict, declared: str | None = None) -> list[VariantTable]:
+    """The variants inside one experiment as tables: keys that are the product of a set of
+    prefixes and a set of suffixes (``<variant>_<metric>``: the GAN's stabilisers, the
+    regularisers, the optimizers per problem, ...), largest product first, until no product of
+    at least MIN_VARIANT_CELLS keys is left. Which side is the variant: the side whose parts
+    are not metric words (``first_epoch_loss_<scheme>`` puts the schemes in the rows). A family
+    can name its variants instead: metrics key ``variant_names``, comma-separated prefixes."""
+    keys = {k for k in metrics if k not in RUN_KEYS and k != "device" and not is_wall_clock(k)}
+    tables = []
+    if isinstance(declared, str) and declared.strip():
+        names = [n.strip() for n in declared.split(",") if n.strip()]
+        cols = sorted({k[len(n) + 1:] for n in names for k in keys if k.startswith(n + "_")}, key=natural_key)
+        blocks = [(names, cols, False)] if names and cols else []
+    else:
+        blocks = []
+        remaining = set(keys)
+        while (found := _best_block(remaining)) is not None:
+            P, S, transposed = found
+            rows, cols = _block(remaining, set(P), set(S))
+            blocks.append((rows, cols, transposed))
+            remaining -= {f"{p}_{s}" for p in rows for s in cols}
+    for rows, cols, transposed in blocks:
+        def key(v, m):
+            k = f"{m}_{v}" if transposed else f"{v}_{m}"
+            return k if k in keys else None
+        variants, names = (cols, rows) if transposed else (rows, cols)
+        cell_keys = [[key(v, m) for m in names] for v in variants]
+        tables.append(VariantTable(list(variants), list(names),
+                                   [[fmt(metrics[k]) if k else "" for k in row] for row in cell_keys], cell_keys,
+                                   "<metric>_<variant>" if transposed else "<variant>_<metric>"))
+    return tables
+
+
+# -- the figure a page opens with --------------------------------------------------------------
+
+# Words of figure names that show a result (in this order of preference) rather than a
+# diagnostic: samples, forecasts, predictions, decision surfaces, reconstructions ...
+RESULT_FIGURE_WORDS = ("samples", "forecast", "grid", "fit", "decision", "confusion", "predictions",
+                       "reconstructions", "vs", "traversal", "products", "saturation", "weights", "trajectories",
+                       "error", "variance")
+# A figure named only with these is a learning curve (the history figure draws those already).
+CURVE_WORDS = frozenset("loss losses accuracy mae mse nll val validation train training curves history by epoch".split())
+
+
+def _figure_rank(stem: str, headline_key: str | None) -> tuple:
+    words = stem.split("_")
+    named = {w for w in (headline_key or "").split("_") if w and w not in METRIC_WORDS}
+    overlap = len(named & set(words))
+    result = min((RESULT_FIGURE_WORDS.index(w) for w in words if w in RESULT_FIGURE_WORDS), default=None)
+    curve = all(w in CURVE_WORDS for w in words)
+    score = 2 * overlap + (result is not None) - 2 * curve
+    return (-score, result if result is not None else len(RESULT_FIGURE_WORDS), len(words), stem)
+
+
+def lead_figures(view: "ExperimentView", root: Path) -> list[Figure]:
+    """The figure that shows the result: the one the family names (metrics key ``lead_figure``,
+    else ``thumbnail``); else the first generated track's piano roll; else the figure whose name
+    shares the most words with the headline key and reads as a result (samples, forecast,
+    predictions ...) rather than a learning curve. When its name ends in one variant of a
+    variants table and the other variants have the same figure (``samples_<variant>``), all of
+    them, in the table's order."""
+    by_name = {f.name: f for f in view.figures}
+    for key in ("lead_figure", "thumbnail"):
+        named = view.metrics.get(key)
+        if isinstance(named, str) and named in by_name:
+            return [by_name[named]]
+    if view.generated is not None:
+        rolls = [t.roll for t in view.generated.tracks if t.roll]
+        if rolls:
+            return rolls[:1]
+    if not view.figures:
+        return []
+    head = view.headline[0] if view.headline else None
+    first = min(view.figures, key=lambda f: _figure_rank(Path(f.name).stem, head))
+    stem = Path(first.name).stem
+    for table in view.variant_tables:
+        for v in table.variants:
+            if stem.endswith("_" + v):
+                base = stem[: -len(v) - 1]
+                row = [by_name.get(f"{base}_{w}.png") for w in table.variants]
+                if sum(f is not None for f in row) >= 2:
+                    return [f for f in row if f is not None]
+    return [first]
 
 
 # -- files -----------------------------------------------------------------------------------
@@ -371,7 +559,8 @@ def experiment_view(exp: Experiment, reg: Registry, root: Path, scale: str, chap
     view = ExperimentView(exp, group_of(exp.chapter), st)
     if st.key == "done":
         view.metrics = json.loads((root / exp.metrics).read_text())
-        view.headline = headline(view.metrics, chapter_keys)
+        view.headline = headline(view.metrics, chapter_keys, exp.spec.get("headline"))
+        view.variant_tables = variant_tables(view.metrics, view.metrics.get("variant_names"))
     figdir = root / exp.figures_dir
     if (figdir / RUN_FILE).is_file():
         try:
@@ -389,6 +578,7 @@ def experiment_view(exp: Experiment, reg: Registry, root: Path, scale: str, chap
         shown = {(t.name, tuple(t.header), tuple(map(tuple, t.rows))) for t in view.tables}
         view.generated.tables = [t for t in view.generated.tables
                                  if (t.name, tuple(t.header), tuple(map(tuple, t.rows))) not in shown]
+    view.lead = lead_figures(view, root)
     _choose_thumbnail(view, root)
     history = root / exp.history
     if with_history_figure and history.is_file():
@@ -405,13 +595,14 @@ def experiment_view(exp: Experiment, reg: Registry, root: Path, scale: str, chap
 
 
 def _choose_thumbnail(view: ExperimentView, root: Path) -> None:
-    """The card picture: the PNG the family names (metrics key `thumbnail`), else the first
-    figure in name order, else the first piano roll."""
+    """The card picture: the PNG the family names (metrics key `thumbnail`), else the page's
+    lead figure (lead_figures), else the first figure in name order, else the first piano roll."""
     from dllaunchpad.analysis.figures import thumbnail
 
     figdir = root / view.exp.figures_dir
     named = view.metrics.get("thumbnail")
-    candidates = ([figdir / named] if isinstance(named, str) else []) + sorted(figdir.glob("*.png"))
+    lead = [d / f.name for f in view.lead[:1] for d in (figdir, root / view.exp.generated_dir)]
+    candidates = ([figdir / named] if isinstance(named, str) else []) + lead + sorted(figdir.glob("*.png"))
     if view.generated is not None:
         candidates += [root / view.exp.generated_dir / f"{t.name}.png" for t in view.generated.tracks if t.roll]
     for path in candidates:

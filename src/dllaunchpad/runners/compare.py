@@ -11,6 +11,10 @@ Reads every variant's ``reports/metrics/<variant>.json`` and ``run.json`` (wall 
 - ``metric.png`` (the chosen metric against the swept setting, every seed as a dot, the mean with
   its spread) and ``wall_time.png``.
 
+``compare: {baseline: <metrics key>}`` names a reference every run computes beside its metric
+(the naive forecast's MAE of a forecaster): each group then counts the runs whose metric beats
+that run's baseline value, the answer says which settings beat it, and metric.png draws it.
+
 The report renders ``reports/comparisons/<entry>.html`` from it.
 """
 
@@ -29,7 +33,10 @@ SUMMARY = "comparison.json"
 
 
 def _setting_key(exp) -> str:
-    """The variant's settings without its seed: what the seeds repeat."""
+    """The variant's settings without its seed (what the seeds repeat): a named variant's name,
+    else its overrides."""
+    if exp.variant_name:
+        return exp.variant_name
     o = {k: v for k, v in exp.overrides.items() if k != "seed"}
     return ", ".join(f"{k}={json.dumps(v)}" for k, v in o.items()) or "(as the entry)"
 
@@ -49,7 +56,8 @@ def _number(v) -> float | None:
 def _keys(cmp: Comparison) -> list[str]:
     """The metrics a comparison reads: `metric`, or the values of `across`, then `also`."""
     across = list((cmp.compare.get("across") or {}).values())
-    return list(dict.fromkeys(([cmp.compare["metric"]] if "metric" in cmp.compare else []) + across +
+    baseline = [cmp.compare["baseline"]] if cmp.compare.get("baseline") else []
+    return list(dict.fromkeys(([cmp.compare["metric"]] if "metric" in cmp.compare else []) + baseline + across +
                               list(cmp.compare.get("also", []))))
 
 
@@ -102,6 +110,22 @@ def groups_of(rows: list[dict], metric: str, success: dict | None) -> list[dict]
     return out
 
 
+def mark_baseline(groups: list[dict], rows: list[dict], metric: str, baseline: str, goal: str) -> None:
+    """Per group (in place): the baseline's mean over its runs and how many runs beat their own
+    run's baseline value (strictly: lower for goal min, higher for max)."""
+    by_variant = {r["variant"]: r for r in rows}
+    for g in groups:
+        rs = [by_variant[v] for v in g["variants"]]
+        pairs = [(r[metric], r[baseline]) for r in rs if r[metric] is not None and r[baseline] is not None]
+        better = [m < b if goal == "min" else m > b for m, b in pairs]
+        g["baseline_mean"] = _mean_exact([b for _, b in pairs])
+        g["beats_baseline"], g["baseline_runs"] = sum(better), len(better)
+
+
+def _mean_exact(values):
+    return math.fsum(values) / len(values) if values else None
+
+
 def _mean(values):
     values = [v for v in values if v is not None]
     return round(math.fsum(values) / len(values), 3) if values else None
@@ -152,6 +176,17 @@ def answer(cmp: Comparison, groups: list[dict], best_i: int | None) -> str:
             text.append(f"The first setting in the sweep's order that succeeds in every seed: {first['setting']}.")
         else:
             text.append("No setting succeeded in every seed.")
+    baseline = cmp.compare.get("baseline")
+    if baseline:
+        means = [g["baseline_mean"] for g in groups if g.get("baseline_mean") is not None]
+        level = f" (mean {_fmt(_mean_exact(means))})" if means else ""
+        def names(pick):
+            return ", ".join(f"{g['setting']} ({g['beats_baseline']}/{g['baseline_runs']})" for g in groups
+                             if g.get("baseline_runs") and pick(g)) or "none"
+        text.append(f"Against the baseline {baseline}{level}: better in every run: "
+                    f"{names(lambda g: g['beats_baseline'] == g['baseline_runs'])}; in some runs: "
+                    f"{names(lambda g: 0 < g['beats_baseline'] < g['baseline_runs'])}; in no run: "
+                    f"{names(lambda g: g['beats_baseline'] == 0)}.")
     within = [g["setting"] for g in groups if g.get("differs_from_best") is False]
     if within:
         text.append(f"Within the seed spread of the best (not a real difference): {', '.join(within)}.")
@@ -185,6 +220,11 @@ def _figures(cmp: Comparison, rows: list[dict], groups: list[dict], out) -> None
                 m = math.fsum(ys) / len(ys)
                 sd = math.sqrt(math.fsum((y - m) ** 2 for y in ys) / (len(ys) - 1)) if len(ys) > 1 else 0.0
                 ax.errorbar([i], [m], yerr=[sd], color=OKABE_ITO[3], marker="_", markersize=18, capsize=4, zorder=4)
+        base = [g["baseline_mean"] for g in groups if g.get("baseline_mean") is not None]
+        if key == metric and base and not across:
+            ax.axhline(math.fsum(base) / len(base), color=OKABE_ITO[5], ls="--", lw=1.2,
+                       label=f"baseline {cmp.compare['baseline']}")
+            ax.legend(loc="best", fontsize=8)
         ax.set_xticks(range(len(groups)), labels, rotation=30 if max(map(len, labels), default=0) > 6 else 0,
                       ha="right" if max(map(len, labels), default=0) > 6 else "center")
         ax.set_xlabel("compared within each run" if across else (x or "variant"))
@@ -202,11 +242,13 @@ def compare(cmp: Comparison, reg: Registry) -> dict:
         groups = groups_across(rows, across, cmp.compare.get("success"))
     else:
         groups = groups_of(rows, metric, cmp.compare.get("success"))
+    if cmp.compare.get("baseline") and not across:
+        mark_baseline(groups, rows, metric, cmp.compare["baseline"], goal)
     best_i = judge(groups, goal)
     root = reg.experiments[cmp.name].root
     summary = {"entry": cmp.name, "metric": metric, "goal": goal, "swept": list(cmp.swept),
                "x": cmp.compare.get("x") or (cmp.swept[0] if cmp.swept else None),
-               "success": cmp.compare.get("success"), "seeds": list(cmp.seeds) if cmp.seeds else None,
+               "success": cmp.compare.get("success"), "baseline": cmp.compare.get("baseline"), "seeds": list(cmp.seeds) if cmp.seeds else None,
                "rows": rows, "groups": groups, "best": None if best_i is None else groups[best_i]["setting"],
                "answer": answer(cmp, groups, best_i)}
     with io.atomic_path(root / cmp.out_dir) as out:

@@ -6,8 +6,9 @@ its presence means the figures are complete too.
 
 The metrics file holds results only, so that the same params give byte-identical metrics files
 however the DAG was scheduled (``--cores 1`` or ``--cores 4``, one host or another). Facts about
-the run (the device, and every wall-clock key, i.e. any key ending in ``_seconds``) go to
-``reports/figures/<exp>/run.json`` instead, which the report reads.
+the run (the device, the scale it ran at, and every wall-clock key, i.e. any key ending in
+``_seconds`` or ``_ms``: registry.is_wall_clock) go to ``reports/figures/<exp>/run.json``
+instead, which the report and ``dllaunchpad list`` read.
 """
 
 from __future__ import annotations
@@ -26,15 +27,15 @@ def evaluate(exp: Experiment) -> dict:
     fam = family_module(exp.family)
     module = None
     extra: dict = {}
-    run: dict = {}
+    run: dict = {"scale": exp.scale}  # what made these outputs (`dllaunchpad list` compares it)
     if exp.trains:
         from dllaunchpad.runners.train import load_trained
 
         module = load_trained(exp)
         info = json.loads(exp.path(exp.model_dir).joinpath("train.json").read_text())
         extra = {"epochs_run": info["epochs_run"]}
-        run = {"device": info["device"], "train_seconds": info["train_seconds"],
-               "hardware": info.get("hardware") or devices.hardware(info["device"])}
+        run.update({"device": info["device"], "train_seconds": info["train_seconds"],
+                    "hardware": info.get("hardware") or devices.hardware(info["device"])})
     t0 = time.perf_counter()
     with io.atomic_path(exp.path(exp.figures_dir)) as figures:
         figures.mkdir()

@@ -10,6 +10,8 @@
 Other sizes or modes are refused with a message naming the file, unless `--resize`, which
 converts to grayscale (PIL's ITU-R 601 luma) and resamples to 28x28. Pixels are scaled to
 [0, 1] as in training (uint8 / 255, what the chapter's plt.imread gives for an 8-bit PNG).
+An image that declares more than MAX_PIXELS pixels is refused from its header, before decoding:
+a PNG of a few kilobytes can declare 20000x20000 pixels (a decompression bomb).
 The weights are the ones evaluation uses (best.ckpt when training kept one, else last.ckpt),
 loaded with weights_only=True.
 """
@@ -26,6 +28,10 @@ SIZE = 28
 GRAYSCALE_MODES = {"L", "1"}  # 8-bit grayscale, and 1-bit black/white (read as 0 or 255)
 CLASSIFIER_FAMILIES = {"mlp_classifier", "cnn_classifier"}
 DENOISER_FAMILIES = {"denoising_autoencoder"}
+# The largest image read (then resized with --resize): a 6000x6000 phone photo or scan of a digit
+# is 36 megapixels; decoding more is a memory risk with nothing to gain for a 28x28 input. Below
+# PIL's own bomb limit (Image.MAX_IMAGE_PIXELS, ~89 Mpx), which is caught too.
+MAX_PIXELS = 6000 * 6000
 
 
 def read_digit(path: str | Path, resize: bool = False) -> tuple[np.ndarray, list[str]]:
@@ -33,13 +39,25 @@ def read_digit(path: str | Path, resize: bool = False) -> tuple[np.ndarray, list
     unless `resize`."""
     from PIL import Image, UnidentifiedImageError
 
+    import warnings
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such image file")
     try:
-        with Image.open(path) as im:
-            im.load()
-            fmt, image = im.format, im.copy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # PIL's "maybe a bomb"
+            with Image.open(path) as im:  # reads the header only: the size is known, nothing decoded
+                width, height = im.size
+                if width * height > MAX_PIXELS:
+                    raise ValueError(
+                        f"{path}: declares {width}x{height} pixels ({width * height / 1e6:.0f} megapixels), over "
+                        f"the {MAX_PIXELS / 1e6:.0f}-megapixel limit: refused before decoding (a decompression "
+                        f"bomb, or not a digit image); expected a {SIZE}x{SIZE} grayscale PNG")
+                im.load()
+                fmt, image = im.format, im.copy()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ValueError(f"{path}: refused before decoding: {exc}") from None
     except (OSError, UnidentifiedImageError) as exc:
         raise ValueError(f"{path}: not a readable image ({exc})") from None
     if fmt != "PNG":

@@ -8,7 +8,7 @@ family. Outputs (atomic, so a killed job leaves nothing that looks finished):
 - ``models/<exp>/best.ckpt``   ``{"state_dict", "epoch", "monitor", "value"}`` of the best epoch,
                                when the trainer settings ask for early stopping with
                                ``restore_best`` or for ``checkpoint_best``
-- ``models/<exp>/train.json``  wall time, device, epochs run, best epoch, resumed-from epoch
+- ``models/<exp>/train.json``  wall time, device, scale, epochs run, best epoch, resumed-from epoch
 - ``reports/history/<exp>.csv`` one row per epoch (DVC plots)
 
 While it trains, a full checkpoint is written atomically at the end of every epoch to
@@ -61,6 +61,7 @@ def train(exp: Experiment, progress: bool | None = None) -> dict:
         "hardware": devices.hardware(result["device"]),
         "epochs_run": trainer.current_epoch,
         "seed": exp.seed,
+        "scale": exp.scale,  # full | quick: `dllaunchpad list` flags outputs of the other scale
         "train_seconds": round(result["seconds"], 3),
         "best_epoch": best.epoch if best else None,
         "best_value": best.value if best else None,
