@@ -182,7 +182,7 @@ def answer(cmp: Comparison, groups: list[dict], best_i: int | None) -> str:
         level = f" (mean {_fmt(_mean_exact(means))})" if means else ""
         def names(pick):
             return ", ".join(f"{g['setting']} ({g['beats_baseline']}/{g['baseline_runs']})" for g in groups
-                             if g.get("baseline_runs") and pick(g)) or "none"
+                             if g.get("baseline_runs") and pick(g)) or "no setting"
         text.append(f"Against the baseline {baseline}{level}: better in every run: "
                     f"{names(lambda g: g['beats_baseline'] == g['baseline_runs'])}; in some runs: "
                     f"{names(lambda g: 0 < g['beats_baseline'] < g['baseline_runs'])}; in no run: "
