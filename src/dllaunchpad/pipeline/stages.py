@@ -138,8 +138,6 @@ def gpu_request(cluster: dict, trainer: dict) -> dict:
 
 def _section(exp: Experiment) -> dict:
     """Snakemake report(): every figure sits under its chapter part and experiment."""
-    from dllaunchpad.pipeline.sections import group_of
-
     return {"category": group_of(exp.chapter).title, "subcategory": f"{exp.chapter} {exp.name}"}
 
 
