@@ -126,6 +126,12 @@ def test_cycle_peaks_on_a_known_series():
     noisy = series + np.random.default_rng(0).normal(0, 5, 540)  # the 13-month mean keeps one peak a cycle
     assert [abs(a - b) <= 6 for a, b in zip(fc.cycle_peaks(noisy), [30, 162, 294, 426])] == [True] * 4
     np.testing.assert_allclose(fc.running_mean(np.arange(5.0), 3), [0.5, 1, 2, 3, 3.5])
+    # a forecast that settles: amplitude 30 e^(-t/40). Its maxima come 10 months before the cosine's
+    # (d/dt of e^(-t/40) cos(...) = 0 at tan(.) = -132 / (80 pi)); from the second cycle on they
+    # stand less than 1 sunspot above the lows beside them, and a prominence of 1 drops them
+    damped = 40 + 30 * np.exp(-t / 40) * np.cos(2 * np.pi * (t - 30) / 132)
+    assert fc.cycle_peaks(damped) == [20, 152, 284, 416]
+    assert fc.cycle_peaks(damped, min_prominence=1.0) == [20]
 
 
 def test_future_forecast_metrics_on_a_fake_series():
@@ -187,6 +193,8 @@ def test_comparison_says_which_settings_beat_the_baseline():
     text = cmp_runner.answer(c, groups, best)
     assert "Against the baseline naive_test_mae (mean 0.4): better in every run: a (2/2); " \
            "in some runs: b (1/2); in no run: c (0/2)." in text
+    groups[0]["beats_baseline"] = 1  # none better in every run ("no setting": a setting may be called "none")
+    assert "better in every run: no setting;" in cmp_runner.answer(c, groups, best)
 
 
 # -- 10: double descent --------------------------------------------------------------------------

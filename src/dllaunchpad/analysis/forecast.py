@@ -12,7 +12,8 @@ its own predictions.
   float32 tensor to (N,) predictions (any module of the rnn_forecaster family).
 - `cycle_peaks(values, ...)`: the maxima of the solar cycles in a forecast, from the 13-month
   running mean (the usual smoothing for sunspot-cycle maxima) and a +-66-month window (half the
-  ~11-year cycle), so that one cycle gives one peak and a flat forecast gives none.
+  ~11-year cycle), so that one cycle gives one peak and a flat forecast gives none; a minimum
+  prominence drops the ripples of a forecast that has settled down.
 """
 
 from __future__ import annotations
@@ -77,10 +78,14 @@ def running_mean(values: np.ndarray, width: int = 13) -> np.ndarray:
     return (csum[hi] - csum[lo]) / (hi - lo)
 
 
-def cycle_peaks(values: np.ndarray, smooth: int = 13, half_span: int = 66) -> list[int]:
+def cycle_peaks(values: np.ndarray, smooth: int = 13, half_span: int = 66, min_prominence: float = 0.0) -> list[int]:
     """Indices of the cycle maxima: months whose smoothed value is the largest within +-half_span
     months, rises into the month (strictly) and is not at either end of the series (a series that
-    starts or ends going down or up has no turning point there). A constant series has none."""
+    starts or ends going down or up has no turning point there). A constant series has none.
+
+    min_prominence: a maximum must stand this much above the higher of the lowest smoothed values
+    on its two sides (within the window), so that the ripples of a forecast that has settled on a
+    constant do not count as cycles."""
     s = running_mean(values, smooth)
     # differences below rounding (the running mean of a constant series wobbles in its last bits)
     # are no rise
@@ -89,5 +94,6 @@ def cycle_peaks(values: np.ndarray, smooth: int = 13, half_span: int = 66) -> li
     for i in range(1, len(s) - 1):
         lo, hi = max(0, i - half_span), min(len(s), i + half_span + 1)
         if s[i] > s[i - 1] + tol and s[i] >= s[i + 1] - tol and s[i] >= s[lo:hi].max() - tol:
-            peaks.append(i)
+            if s[i] - max(s[lo:i].min(), s[i + 1:hi].min()) >= min_prominence:
+                peaks.append(i)
     return peaks

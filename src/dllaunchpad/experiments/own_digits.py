@@ -195,7 +195,8 @@ def _accuracy_figure(digits, scores: dict[str, np.ndarray], path: Path, title: s
     ax.set_ylabel(f"on the {len(digits)} digits")
     ax.legend(loc="upper left", fontsize=9, ncols=3)
     ax.set_title(title)
-    save(fig, path)
+    save(fig, path, alt=f"Bar chart: per MNIST classifier, its accuracy on the {len(digits)} digits and its mean "
+                        f"softmax score of the true digit; " + ", ".join(f"{n} {a:.2f}" for n, a in zip(names, acc)))
 
 
 def _denoise_columns(digits) -> list[int]:

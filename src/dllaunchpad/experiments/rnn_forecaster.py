@@ -42,6 +42,7 @@ from dllaunchpad.training.batches import TensorDataModule
 from dllaunchpad.models.rnn_forecaster import RNNForecaster
 
 NAIVE = "naive last-value forecast"
+PEAK_PROMINENCE = 1.0  # sunspot numbers: see future_forecast
 
 
 def model(exp) -> RNNForecaster:
@@ -226,8 +227,11 @@ def future_forecast(module, d: dict, until: str) -> dict:
     module.eval()
     norm = fc.recursive_forecast(module, np.asarray(d["series"]), len(future), int(d["x_train"].shape[1]))
     last = float(d["series"][-1]) * std + mean
-    return {"months": future, "values": norm * std + mean, "naive": np.full(len(future), last),
-            "peaks": fc.cycle_peaks(norm * std + mean), "smoothed": fc.running_mean(norm * std + mean)}
+    values = norm * std + mean
+    # a cycle maximum must rise PEAK_PROMINENCE sunspots above the lows beside it (the data are
+    # given to 0.1; a forecast that has settled ripples by less)
+    return {"months": future, "values": values, "naive": np.full(len(future), last),
+            "peaks": fc.cycle_peaks(values, min_prominence=PEAK_PROMINENCE), "smoothed": fc.running_mean(values)}
 
 
 def future_metrics(f: dict) -> dict:
@@ -236,7 +240,8 @@ def future_metrics(f: dict) -> dict:
     last_cycle = values[-132:]  # the final ~11 years: does the forecast still oscillate?
     cycle_text = ", ".join(f"{months[i]} ({f['smoothed'][i]:.1f})" for i in peaks) or "none"
     note = (f"Recursive forecast {months[0]} to {months[-1]} ({len(months)} months): "
-            + (f"{len(peaks)} cycle maxima (13-month mean), at {cycle_text}; " if peaks else
+            + (f"{len(peaks)} cycle {'maximum' if len(peaks) == 1 else 'maxima'} (13-month mean), at {cycle_text}; "
+               if peaks else
                "no cycle maximum (the smoothed forecast has no turning point); ")
             + f"highest month {months[top]} ({values[top]:.1f}); over the last 11 years it spans "
               f"{float(last_cycle.min()):.1f} to {float(last_cycle.max()):.1f}. The naive forecast repeats "
@@ -245,6 +250,7 @@ def future_metrics(f: dict) -> dict:
         "forecast_start": months[0], "forecast_end": months[-1], "forecast_months": len(months),
         "forecast_peak_month": months[top], "forecast_peak_value": float(values[top]),
         "forecast_cycle_peak_count": len(peaks), "forecast_cycle_peaks": cycle_text,
+        "forecast_first_cycle_peak_month": months[peaks[0]] if peaks else "none",
         "forecast_min_value": float(values.min()), "forecast_mean_value": float(values.mean()),
         "forecast_last_11y_range": float(last_cycle.max() - last_cycle.min()),
         "naive_forecast_value": float(f["naive"][0]), "naive_forecast_flat": bool(np.all(f["naive"] == f["naive"][0])),
@@ -263,8 +269,8 @@ def _future_figure(exp, d: dict, f: dict, path: Path) -> None:
     observed = np.asarray(d["series"]) * std + mean
     t_f = np.array([fc.decimal_year(m) for m in f["months"]])
     plt = pyplot()
-    fig, axes = plt.subplots(2, 1, figsize=(11, 7))
-    for ax, start, title in ((axes[0], t_obs[0], "1749 onwards"), (axes[1], 1940.0, "1940 onwards")):
+    fig, axes = plt.subplots(2, 1, figsize=(12, 7.4))
+    for ax, start in ((axes[0], t_obs[0]), (axes[1], 1940.0)):
         keep = t_obs >= start
         ax.plot(t_obs[keep], observed[keep], color="#000000", lw=0.8, label=f"observed ({d['months'][0]} to {d['months'][-1]})")
         ax.axvspan(t_f[0], t_f[-1] + 1 / 12, color="#F0E442", alpha=0.18, lw=0)
@@ -277,9 +283,10 @@ def _future_figure(exp, d: dict, f: dict, path: Path) -> None:
                             ha="center", fontsize=8, color="#D55E00")
         ax.set_xlabel("year")
         ax.set_ylabel("monthly sunspot number")
-        ax.set_title(f"{exp.name}: forecast {f['months'][0]} to {f['months'][-1]}, {title} "
-                     "(triangles: cycle maxima of the 13-month mean)")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
+        ax.set_title(f"from {int(start)}" + (": triangles mark the forecast's cycle maxima (13-month mean)"
+                                              if ax is axes[1] else ""), fontsize=10)
+    axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
+    fig.suptitle(f"{exp.name}: recursive forecast {f['months'][0]} to {f['months'][-1]} after the observed series")
     save(fig, path)
 
 
