@@ -135,6 +135,7 @@ def test_exercise_note_returns_flat_metrics_and_no_figure(full, tmp_path):
     assert m1["runs_elsewhere"] is True and m1["linked_experiments"] == 4 and "rps_cnn_3" in m1["note"]
     m9 = exercise_note.evaluate(full.experiment("ex9_nn_playground"), None, tmp_path)
     assert m9["note"].startswith("Needs an external web tool") and "\n" not in m9["note"]
+    assert m9["runs_elsewhere"] is False and m9["external_tool"].startswith("TensorFlow's Neural Network Playground")
     assert all(not isinstance(v, (dict, list)) for v in {**m1, **m9}.values())
     assert list(tmp_path.iterdir()) == []
 

@@ -217,6 +217,8 @@ def test_double_descent_peaks_at_the_interpolation_threshold():
     # a ridge penalty removes the peak: its largest test error is far below the min-norm peak
     ridged = rf.sweep(x, y, xt, yt, widths, seed=0, trials=3, ridge=1e-2)
     assert max(r["test_mse"] for r in ridged) < s["peak_test_mse"] / 5
+    # both curves from one SVD per width: the same numbers
+    assert rf.sweep_ridges(x, y, xt, yt, widths, seed=0, trials=3, ridges=[0.0, 1e-2]) == {0.0: rows, 1e-2: ridged}
 
 
 def test_readout_is_least_squares_below_and_min_norm_above_the_threshold():

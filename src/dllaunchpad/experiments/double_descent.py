@@ -213,10 +213,9 @@ def evaluate(exp, module, figures_dir: Path) -> dict:
     x, y, lab, xt, yt, lab_t, flipped = _subset(exp)
     threshold = len(lab)
     widths = sorted(set(int(w) for w in m["widths"]))
-    rows_by_ridge = {}
-    for ridge in [0.0] + [float(r) for r in m.get("ridge", [])]:
-        rows_by_ridge[ridge] = rf.sweep(x, y, xt, yt, widths, seed=exp.seed, trials=int(m.get("trials", 1)),
-                                        ridge=ridge, labels_train=lab, labels_test=lab_t)
+    rows_by_ridge = rf.sweep_ridges(x, y, xt, yt, widths, seed=exp.seed, trials=int(m.get("trials", 1)),
+                                    ridges=[0.0] + [float(r) for r in m.get("ridge", [])],
+                                    labels_train=lab, labels_test=lab_t)
     summary = curve_summary(rows_by_ridge[0.0], threshold)
     metrics = {"threshold_width": threshold, "n_train": threshold, "n_test": len(lab_t),
                "labels_flipped": flipped, "widths": len(widths), **summary}

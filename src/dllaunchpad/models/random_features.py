@@ -36,19 +36,27 @@ def features(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return torch.relu(x.to(torch.float64) @ w) / w.shape[1] ** 0.5
 
 
-def readout(phi: torch.Tensor, y: torch.Tensor, ridge: float = 0.0) -> torch.Tensor:
-    """The readout (p, outputs): min-norm least squares (ridge 0) or ridge regression."""
+def readouts(phi: torch.Tensor, y: torch.Tensor, ridges: list[float]) -> list[torch.Tensor]:
+    """The readouts (p, outputs), one per ridge strength (0: min-norm least squares), from one SVD."""
     if phi.shape[1] > phi.shape[0]:  # wide: LAPACK is many times faster on the tall transpose
         v, s, uh = torch.linalg.svd(phi.T, full_matrices=False)
         u, vh = uh.T, v.T
     else:
         u, s, vh = torch.linalg.svd(phi, full_matrices=False)
-    if ridge > 0:
-        f = s / (s ** 2 + phi.shape[0] * ridge)
-    else:
-        cutoff = max(phi.shape) * torch.finfo(s.dtype).eps * (s[0] if len(s) else 0.0)
-        f = torch.where(s > cutoff, 1.0 / s, torch.zeros_like(s))
-    return vh.T @ (f[:, None] * (u.T @ y.to(torch.float64)))
+    uty = u.T @ y.to(torch.float64)
+    out = []
+    for ridge in ridges:
+        if ridge > 0:
+            f = s / (s ** 2 + phi.shape[0] * ridge)
+        else:
+            cutoff = max(phi.shape) * torch.finfo(s.dtype).eps * (s[0] if len(s) else 0.0)
+            f = torch.where(s > cutoff, 1.0 / s, torch.zeros_like(s))
+        out.append(vh.T @ (f[:, None] * uty))
+    return out
+
+
+def readout(phi: torch.Tensor, y: torch.Tensor, ridge: float = 0.0) -> torch.Tensor:
+    return readouts(phi, y, [ridge])[0]
 
 
 def predict(phi_test: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
@@ -65,12 +73,11 @@ def class_error(pred: torch.Tensor, labels: torch.Tensor) -> float:
     return float((pred.argmax(dim=1) != labels).double().mean())
 
 
-def sweep(x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor, y_test: torch.Tensor,
-          widths: list[int], *, seed: int, trials: int = 1, ridge: float = 0.0,
-          labels_train: torch.Tensor | None = None, labels_test: torch.Tensor | None = None) -> list[dict]:
-    """One row per width: train/test squared error (and class error, given labels), averaged over
-    `trials` draws of the random features, and the readout's norm."""
-    rows = []
+def sweep_ridges(x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor, y_test: torch.Tensor,
+                 widths: list[int], *, seed: int, trials: int = 1, ridges: list[float] = (0.0,),
+                 labels_train: torch.Tensor | None = None, labels_test: torch.Tensor | None = None) -> dict:
+    """{ridge: one row per width}: train/test squared error (and class error, given labels),
+    averaged over `trials` draws of the random features, and the readout's norm."""
     max_width = max(widths)
     draws = []
     for t in range(trials):
@@ -79,20 +86,29 @@ def sweep(x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor, y_
         w = draw_weights(x_train.shape[1], max_width, seed, t)
         test = torch.cat([features(x_test[i:i + TEST_CHUNK], w).float() for i in range(0, len(x_test), TEST_CHUNK)])
         draws.append((features(x_train, w), test))
+    rows: dict[float, list[dict]] = {r: [] for r in ridges}
     for p in widths:
         scale = (max_width / p) ** 0.5  # 1/sqrt(p) instead of the widest model's 1/sqrt(max_width)
-        acc: dict[str, float] = {}
+        acc: dict[float, dict[str, float]] = {r: {} for r in ridges}
         for phi_all, test_all in draws:
             phi = phi_all[:, :p] * scale
-            beta = readout(phi, y_train, ridge)
-            fit, pred = phi @ beta, predict(test_all[:, :p], beta) * scale
-            vals = {"train_mse": squared_error(fit, y_train), "test_mse": squared_error(pred, y_test),
-                    "readout_norm": float(beta.norm())}
-            if labels_train is not None:
-                vals["train_error"] = class_error(fit, labels_train)
-            if labels_test is not None:
-                vals["test_error"] = class_error(pred, labels_test)
-            for k, v in vals.items():
-                acc[k] = acc.get(k, 0.0) + v / trials
-        rows.append({"width": int(p), **acc})
+            for ridge, beta in zip(ridges, readouts(phi, y_train, list(ridges))):
+                fit, pred = phi @ beta, predict(test_all[:, :p], beta) * scale
+                vals = {"train_mse": squared_error(fit, y_train), "test_mse": squared_error(pred, y_test),
+                        "readout_norm": float(beta.norm())}
+                if labels_train is not None:
+                    vals["train_error"] = class_error(fit, labels_train)
+                if labels_test is not None:
+                    vals["test_error"] = class_error(pred, labels_test)
+                for k, v in vals.items():
+                    acc[ridge][k] = acc[ridge].get(k, 0.0) + v / trials
+        for ridge in ridges:
+            rows[ridge].append({"width": int(p), **acc[ridge]})
     return rows
+
+
+def sweep(x_train, y_train, x_test, y_test, widths: list[int], *, seed: int, trials: int = 1, ridge: float = 0.0,
+          labels_train=None, labels_test=None) -> list[dict]:
+    """sweep_ridges for one ridge strength: its rows."""
+    return sweep_ridges(x_train, y_train, x_test, y_test, widths, seed=seed, trials=trials, ridges=[ridge],
+                        labels_train=labels_train, labels_test=labels_test)[ridge]

@@ -205,6 +205,8 @@ def _figures(cmp: Comparison, rows: list[dict], groups: list[dict], out) -> None
     across = cmp.compare.get("across")
     metric = cmp.compare.get("metric") or "metric"
     x = cmp.compare.get("x") or (cmp.swept[0] if cmp.swept else None)
+    if not cmp.compare.get("x") and x and not all(x in g["overrides"] for g in groups):
+        x = None  # named variants that set different settings: each is labelled by its name
     labels = [g["setting"] if across else str(_x_value(g, x)) for g in groups]
     plt = pyplot()
     panels = [(metric, "metric.png", metric)] + ([] if across else [("wall_seconds", "wall_time.png", "wall time, s")])
@@ -230,7 +232,8 @@ def _figures(cmp: Comparison, rows: list[dict], groups: list[dict], out) -> None
         ax.set_xlabel("compared within each run" if across else (x or "variant"))
         ax.set_ylabel(ylabel)
         seeds = max((len(g["seeds"]) for g in groups), default=1)
-        ax.set_title(f"{cmp.name}: {ylabel} per setting ({seeds} seed{'s' if seeds > 1 else ''}; mean ± sd in red)")
+        ax.set_title(f"{cmp.name}: {ylabel} per setting ({seeds} seed{'s' if seeds > 1 else ''}; mean ± sd in red)",
+                     fontsize=9)  # long entry names: the default size overruns a narrow figure
         save(fig, out / fname)
 
 
