@@ -1,6 +1,6 @@
 """The package's layers point one way, and no module imports itself back through others.
 
-    0 basics      io, progress
+    0 basics      io, progress, warm (the fork server local runs start jobs from)
     1 pipeline    config, registry, family contract, stage table, DVC generation and sync
     2 blocks      datasets, models, optim, tensors, training, analysis (the ML building blocks)
     3 experiments one module per family
@@ -20,7 +20,7 @@ from pathlib import Path
 from dllaunchpad.pipeline import codedeps
 
 LAYERS = {
-    "io": 0, "progress": 0, "__init__": 0,
+    "io": 0, "progress": 0, "warm": 0, "__init__": 0,
     "pipeline": 1,
     "datasets": 2, "models": 2, "optim": 2, "tensors": 2, "training": 2, "analysis": 2,
     "experiments": 3,
@@ -81,4 +81,4 @@ def test_no_import_cycles():
 
 def test_the_top_level_holds_only_the_entry_point_and_basics():
     top = sorted(p.name for p in codedeps.PKG_DIR.glob("*.py"))
-    assert top == ["__init__.py", "cli.py", "io.py", "progress.py"]
+    assert top == ["__init__.py", "cli.py", "io.py", "progress.py", "warm.py"]

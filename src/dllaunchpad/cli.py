@@ -248,7 +248,7 @@ def cmd_run(args) -> int:
 
         env[KEEP_ENV] = "keep"  # a dry run changes nothing, dvc.yaml included
     print("+ " + " ".join(cmd), flush=True)
-    rc = subprocess.call(cmd, env=env)
+    rc = _call_snakemake(cmd, env, dry_run=bool({"-n", "--dry-run", "--dryrun"} & set(targets)), args=args)
     if rc == 0 and names and not {"-n", "--dry-run", "--dryrun"} & set(targets):
         # The report rule needs every experiment; after a run of some, rewrite the pages from
         # what exists (the others say "not run").
@@ -260,6 +260,21 @@ def cmd_run(args) -> int:
         build_report(params, Registry.from_params(params), raw_params=read_params(args.params))
         print(f"report: {REPORT_HTML}; " + ", ".join(page_path(n) for n in names))
     return rc
+
+
+def _call_snakemake(cmd: list[str], env: dict, dry_run: bool, args) -> int:
+    """Snakemake's exit status. A local run that executes jobs gets a warm server first (warm.py):
+    each job then forks from an interpreter that has imported torch and Lightning already."""
+    from dllaunchpad import warm
+
+    why_not = "a dry run" if dry_run else warm.usable(cmd)
+    if why_not is not None:
+        return subprocess.call(cmd, env=env)
+    server = [sys.executable, "-m", "dllaunchpad.cli", "--params", args.params, "warm-server"]
+    with warm.started(server, env, Path("logs") / "warm-server.log") as socket_path:
+        if socket_path:
+            env = {**env, warm.ENV: socket_path}
+        return subprocess.call(cmd, env=env)
 
 
 def cmd_dvc_yaml(args) -> int:
@@ -344,6 +359,10 @@ def parser() -> argparse.ArgumentParser:
     sp.set_defaults(fn=cmd_dvc_yaml)
     sub.add_parser("dvc-sync", help="after dvc pull/checkout/repro: tell Snakemake what DVC vouches for"
                    ).set_defaults(fn=cmd_dvc_sync)
+    # Internal: the warm interpreter `run` starts for local jobs (warm.py); not listed in --help.
+    sp = sub.add_parser("warm-server")
+    sp.add_argument("socket")
+    sp.set_defaults(fn=cmd_warm_server)
     return p
 
 
@@ -367,8 +386,42 @@ def _private_tmpdir():
                 os.environ["TMPDIR"] = saved[0]
 
 
+def cmd_warm_server(args) -> int:
+    """Serve the jobs of one local run from a warm interpreter (warm.py): `run` starts it."""
+    from dllaunchpad import warm
+
+    warm.serve(args.socket, entry=main, preload=_preload)
+    return 0
+
+
+def _preload() -> None:
+    """What the warm server imports before it forks: torch, Lightning, matplotlib (Agg, as the
+    figures use it) and every module of the package, so that a job imports nothing heavy."""
+    import importlib
+    import pkgutil
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import lightning.pytorch  # noqa: F401
+    import torch  # noqa: F401
+
+    import dllaunchpad
+
+    for mod in pkgutil.walk_packages(dllaunchpad.__path__, "dllaunchpad."):
+        try:
+            importlib.import_module(mod.name)
+        except Exception as exc:  # noqa: BLE001 - a job that needs it imports it (and fails) itself
+            print(f"warm server: {mod.name} not preloaded: {exc}", file=sys.stderr)
+
+
+# The steps a Snakemake job or a DVC stage runs: in a local run, a warm server runs them.
+_JOB_COMMANDS = {"fetch", "prepare", "train", "evaluate", "generate", "compare", "report"}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     # `run` hands unknown options (-n, --keep-going, ...) on to snakemake; elsewhere they are errors.
     args, extra = p.parse_known_args(argv)
     if extra and getattr(args, "fn", None) is not cmd_run:
@@ -378,6 +431,14 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "fn", None):
         p.print_help()
         return 0
+    if args.fn is cmd_warm_server:  # no logging set-up or private TMPDIR: its children do their own
+        return cmd_warm_server(args)
+    if args.command in _JOB_COMMANDS:
+        from dllaunchpad import warm
+
+        code = warm.delegate(argv)  # None: no warm server (the usual case), so run it here
+        if code is not None:
+            return code
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
