@@ -38,7 +38,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, Mapping
 
-import yaml
+from dllaunchpad.io import load_yaml
 
 
 def _say(msg: str) -> None:
@@ -50,7 +50,7 @@ def dvc_stage_names(root: Path | str = ".") -> list[str]:
     path = Path(root) / "dvc.yaml"
     if not path.exists():
         return []
-    return list((yaml.safe_load(path.read_text()) or {}).get("stages", {}))
+    return list((load_yaml(path.read_text()) or {}).get("stages", {}))
 
 
 def config_overrides(config: Mapping, root: Path | str = ".") -> list[str]:
@@ -114,7 +114,7 @@ def dvc_stale_stages(root: Path | str = ".") -> set[str]:
 
 def stage_outputs(root: Path | str = ".") -> dict[str, list[str]]:
     """Every stage's output paths (outs, metrics, plots) from dvc.yaml."""
-    spec = yaml.safe_load((Path(root) / "dvc.yaml").read_text()) or {}
+    spec = load_yaml((Path(root) / "dvc.yaml").read_text()) or {}
     out = {}
     for name, stage in spec.get("stages", {}).items():
         entries = [*stage.get("outs", []), *stage.get("metrics", []), *stage.get("plots", [])]

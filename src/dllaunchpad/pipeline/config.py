@@ -16,6 +16,8 @@ from typing import Any, Mapping
 
 import yaml
 
+from dllaunchpad.io import load_yaml
+
 ROOT = Path(__file__).resolve().parents[3]
 SCHEMA_PATH = ROOT / "workflow" / "schemas" / "params.schema.yaml"
 FAMILY_SCHEMAS = ROOT / "workflow" / "schemas" / "families"
@@ -29,7 +31,7 @@ class ParamsError(ValueError):
 @lru_cache(maxsize=1)
 def schema() -> dict:
     with open(SCHEMA_PATH, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return load_yaml(fh)
 
 
 @lru_cache(maxsize=None)
@@ -38,14 +40,14 @@ def family_schema(family: str) -> dict | None:
     if not path.exists():
         return None
     with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return load_yaml(fh)
 
 
 def read_params(path: str | Path = PARAMS_PATH) -> dict:
     path = Path(path)
     try:
         with open(path, encoding="utf-8") as fh:
-            raw = yaml.safe_load(fh)
+            raw = load_yaml(fh)
     except FileNotFoundError:
         raise ParamsError(f"{path}: not found (run from the repository root)") from None
     except yaml.YAMLError as exc:
@@ -195,7 +197,7 @@ def expand_variants(effective: dict, raw: Mapping[str, Any], source: str) -> dic
             names.append(vname)
         cmp_keys = [f"experiments.{name}.variants"] + ([f"experiments.{name}.quick"] if "quick" in raw_entry else [])
         own_seed = int(spec.get("seed", effective["seed"]))
-        if not block.get("grid") and not block.get("named") and own_seed not in block.get("seeds", []):
+        if V.overrides_of(block) == [(None, {})] and own_seed not in block.get("seeds", []):
             # seed repeats only: the entry's own run is one more seed of the same settings
             names = [name, *names]
         comparisons[name] = {"variants": names, "compare": block.get("compare") or {}, "swept": V.swept_paths(block),

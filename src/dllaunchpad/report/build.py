@@ -39,10 +39,10 @@ def page_path(name: str) -> str:
 
 def chapter_values(path: Path = CHAPTER_VALUES) -> dict:
     """chapter_values.yaml, checked: each entry needs `section` and a `values` mapping."""
-    import yaml
+    from dllaunchpad.io import load_yaml
 
     with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
+        data = load_yaml(fh) or {}
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of experiment -> {{section, values, note}}")
     for name, entry in data.items():
