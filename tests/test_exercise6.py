@@ -32,14 +32,14 @@ def full():
 
 # -- the registry entries ------------------------------------------------------------------------
 
-QUICK_VARIANTS = {
+QUICK_VARIANTS = {  # two runs per comparison in quick mode
     "ex6_mlp_architectures": ["hidden64__seed0", "hidden256x128__seed0"],
     "ex6_l2": ["l1__seed0", "l20p001__seed0"],
     "ex6_dropout": ["dropout0p0x0p2x0p2x0p0__seed0", "dropout0p0x0p8x0p8x0p0__seed0"],
-    "ex6_early_stopping_dropout": ["no_early_stopping__seed0", "dropout0p0x0p0x0p0x0p0__patience3__seed0",
+    "ex6_early_stopping_dropout": ["dropout0p0x0p0x0p0x0p0__patience3__seed0",
                                    "dropout0p0x0p5x0p5x0p0__patience3__seed0"],
-    "ex6_cnn_epochs_batch": ["wider", "epochs1__batch_size100", "epochs1__batch_size500"],
-    "ex6_denoising_epochs": ["lr1_epochs1", "epochs1__batch_size600", "epochs2__batch_size600"],
+    "ex6_cnn_epochs_batch": ["epochs1__batch_size100", "epochs1__batch_size500"],
+    "ex6_denoising_epochs": ["epochs1__batch_size600", "epochs2__batch_size600"],
 }
 # full scale: (variants, seeds): the exercise's grids
 FULL_COUNTS = {"ex6_mlp_architectures": (6, 3), "ex6_l2": (5, 3), "ex6_dropout": (6, 3),

@@ -4,6 +4,7 @@ refused naming it; the compare stage tables the seed spread and the report links
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ from dllaunchpad.analysis import spread
 from dllaunchpad.pipeline.config import ParamsError, load_params
 from dllaunchpad.pipeline.dvc_yaml import render
 from dllaunchpad.pipeline.registry import Registry
+from dllaunchpad.pipeline.stages import build_stages
 
 GRID = {"grid": {"model.hidden": [1, 2]}, "seeds": [0, 1],
         "compare": {"metric": "binary_accuracy", "goal": "max", "success": {"at_least": 1.0}}}
@@ -58,6 +60,20 @@ def test_quick_mode_keeps_the_grid_small(raw_params):
     assert reg.experiment("xor__hidden2__seed0").spec["model"]["hidden"] == 2
     assert reg.experiment("xor__hidden2__seed0").overrides == {"model.hidden": 2, "seed": 0}
     assert reg.experiment("xor__hidden2__seed0").variant_of == "xor"
+
+
+def test_a_quick_block_drops_named_variants_or_all_of_them(raw_params):
+    raw = copy.deepcopy(raw_params)
+    raw["experiments"]["xor"]["variants"] = {"named": {"wide": {"model.hidden": 8}, "narrow": {"model.hidden": 2}},
+                                             "compare": {"metric": "binary_accuracy"}}
+    raw["experiments"]["xor"]["quick"]["variants"] = {"named": {"wide": None}}
+    assert Registry.from_params(load_params(raw, scale="quick")).comparisons["xor"].variants == ("xor__narrow",)
+    assert Registry.from_params(load_params(raw, scale="full")).comparisons["xor"].variants == ("xor__wide",
+                                                                                                 "xor__narrow")
+    raw["experiments"]["xor"]["quick"]["variants"] = None  # no variants, no comparison, in quick mode
+    quick = Registry.from_params(load_params(raw, scale="quick"))
+    assert "xor" not in quick.comparisons and not [e for e in quick.experiments if e.startswith("xor__")]
+    assert "compare_xor" not in build_stages(quick)
 
 
 @pytest.mark.parametrize("grid, named", [({"model.hiden": [1]}, "model.hiden"), ({"modle.hidden": [1]}, "modle"),

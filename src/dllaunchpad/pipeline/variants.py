@@ -16,7 +16,8 @@ An entry of ``experiments:`` may declare
 Each variant becomes an experiment of its own, named ``<entry>__<label>`` (``xor__hidden2__seed1``),
 with the entry's settings and its overrides merged in, its own stages, checkpoint, metrics file
 and page; ``compare_<entry>`` puts them side by side. The entry itself still runs as before.
-``quick:`` may override ``variants:`` like anything else (smaller grids, fewer seeds).
+``quick:`` may override ``variants:`` like anything else (smaller grids, fewer seeds); it drops a
+named variant by setting it to null (``named: {sgd: null}``), and all of them with ``variants: null``.
 
 Expansion happens in config.load_params, after the quick blocks are merged, and every variant's
 settings are checked against the family's schema there: a bad override path is refused naming
@@ -76,7 +77,9 @@ def set_path(spec: dict, path: str, value) -> None:
 def overrides_of(block: dict) -> list[tuple[str | None, dict]]:
     """[(name or None, {path: value})], one per variant before seed repeats: the named ones, then
     the grid's product in the order written."""
-    out: list[tuple[str | None, dict]] = [(name, dict(o)) for name, o in (block.get("named") or {}).items()]
+    # A named variant set to null is dropped (a quick: block's way to run fewer of them).
+    out: list[tuple[str | None, dict]] = [(name, dict(o)) for name, o in (block.get("named") or {}).items()
+                                          if o is not None]
     grid = block.get("grid") or {}
     if grid:
         paths = list(grid)
@@ -116,5 +119,5 @@ def swept_paths(block: dict) -> list[str]:
     """The settings a comparison varies (the grid's paths, the named overrides' paths), seeds apart."""
     paths = list(block.get("grid") or {})
     for o in (block.get("named") or {}).values():
-        paths += [p for p in o if p not in paths]
+        paths += [p for p in o or {} if p not in paths]
     return paths
