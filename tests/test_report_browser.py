@@ -187,11 +187,13 @@ def test_report_in_headless_chromium(quick_report, tmp_path):
     assert not blocked, f"requests to the network: {blocked}"
     assert not problems, "\n".join(problems)
 
-    # Every page of the report was reachable from the overview: one per experiment of params.yaml.
+    # Every page of the report was reachable from the overview: one per experiment of params.yaml
+    # and one per comparison of an entry's variants.
     pages = {p.relative_to(root.resolve()).as_posix() for p in visited}
     assert pages == {p.relative_to(root).as_posix() for p in reports.rglob("*.html")}
     assert pages == set(reg.stage("report").paths())
-    assert len(pages) == 1 + len(params["experiments"])
+    assert len(pages) == 1 + len(params["experiments"]) + len(reg.comparisons)
+    assert {f"reports/comparisons/{name}.html" for name in reg.comparisons} <= pages
 
     # The fidelity table: a row per value the chapter printed, for every experiment that ran.
     values = chapter_values()
