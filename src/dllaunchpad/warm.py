@@ -79,7 +79,10 @@ def delegate(argv: list[str]) -> int | None:
                               "env": dict(os.environ)}).encode()
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
-        socket.send_fds(sock, [_LEN.pack(len(request))], [0, 1, 2])
+        try:
+            socket.send_fds(sock, [_LEN.pack(len(request))], [0, 1, 2])
+        except OSError:  # e.g. no stdin at all: nothing was sent, so run the job here
+            return None
         sock.sendall(request)
         try:
             (status,) = _STATUS.unpack(_recv_exactly(sock, _STATUS.size))
@@ -104,6 +107,7 @@ def _child(request: dict, fds: list[int], entry: Callable[[list[str]], int]) -> 
         for target, fd in zip((0, 1, 2), fds):
             os.dup2(fd, target)
             os.close(fd)
+        sys.stdout.reconfigure(line_buffering=os.isatty(1))  # as a fresh interpreter would set it
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
