@@ -9,9 +9,10 @@ About 15 minutes on 2 cores, most of it the quick DAG; `--only NAME ...` runs a 
     2 convolutions        mnist_cnn / denoising AE epoch vs Keras              <= 7.9 s / 19 s
     3 data_path           MNIST load; MIDI windows served per second           <= 3 s
     4 imports             import time and heavy modules per entry point
-    5 quick_dag           quick DAG wall time and per-rule times, then the
-                          no-op snakemake -n / dvc status / dvc repro          <= 10 min, 3 s, 1 s
+    5 quick_dag           quick DAG wall time (`dllaunchpad run`) and per-rule
+                          times, then no-op snakemake -n / dvc status / repro  <= 2.5 min, 3 s, 1 s
     6 hardware_limit      training GFLOP/s against the fp32 matmul peak
+    7 job_start           fixed cost of a train/evaluate job, cold and warm    <= 1.5 s
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from common import REPO, Row, print_table
 
-SCRIPTS = ["training_overhead", "convolutions", "data_path", "imports", "hardware_limit", "quick_dag"]
+SCRIPTS = ["training_overhead", "convolutions", "data_path", "imports", "hardware_limit", "job_start", "quick_dag"]
 
 
 def main() -> int:
