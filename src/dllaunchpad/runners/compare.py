@@ -196,7 +196,10 @@ def answer(cmp: Comparison, groups: list[dict], best_i: int | None) -> str:
 
 
 def _x_value(g: dict, x: str | None):
-    return g["overrides"].get(x) if x else g["setting"]
+    value = g["overrides"].get(x) if x else g["setting"]
+    # A named variant that replaces a whole block (optimizer: {name: sgd, lr: 0.01}) is told by
+    # its name: the block itself makes an unreadable tick label.
+    return g["setting"] if isinstance(value, dict) else value
 
 
 def _figures(cmp: Comparison, rows: list[dict], groups: list[dict], out) -> None:
@@ -232,8 +235,9 @@ def _figures(cmp: Comparison, rows: list[dict], groups: list[dict], out) -> None
         ax.set_xlabel("compared within each run" if across else (x or "variant"))
         ax.set_ylabel(ylabel)
         seeds = max((len(g["seeds"]) for g in groups), default=1)
-        ax.set_title(f"{cmp.name}: {ylabel} per setting ({seeds} seed{'s' if seeds > 1 else ''}; mean ± sd in red)",
-                     fontsize=9)  # long entry names: the default size overruns a narrow figure
+        # Two lines, small: long entry names overran a narrow figure and the legend was cut off.
+        ax.set_title(f"{cmp.name}: {ylabel} per setting\n({seeds} seed{'s' if seeds > 1 else ''}; mean ± sd in red)",
+                     fontsize=9)
         save(fig, out / fname)
 
 
