@@ -243,13 +243,14 @@ def cmd_run(args) -> int:
     targets, names = _experiment_targets(args.targets, reg, params, missing)
     # Targets first: --config takes every word after it as a name=value pair.
     cmd = [exe, *targets, "--cores", str(args.cores), "--config", *config]
-    if {"-n", "--dry-run", "--dryrun"} & set(targets):
+    dry_run = bool({"-n", "--dry-run", "--dryrun"} & set(targets))
+    if dry_run:
         from dllaunchpad.pipeline.dvc_yaml import KEEP_ENV
 
         env[KEEP_ENV] = "keep"  # a dry run changes nothing, dvc.yaml included
     print("+ " + " ".join(cmd), flush=True)
-    rc = _call_snakemake(cmd, env, dry_run=bool({"-n", "--dry-run", "--dryrun"} & set(targets)), args=args)
-    if rc == 0 and names and not {"-n", "--dry-run", "--dryrun"} & set(targets):
+    rc = _call_snakemake(cmd, env, dry_run=dry_run, args=args)
+    if rc == 0 and names and not dry_run:
         # The report rule needs every experiment; after a run of some, rewrite the pages from
         # what exists (the others say "not run").
         from dllaunchpad.pipeline.config import read_params
