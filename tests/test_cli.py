@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -78,6 +79,31 @@ def test_commands_that_do_not_train_do_not_load_torch(tmp_path, mirror):
                               capture_output=True, text=True)
         assert "RC 0 HEAVY []" in proc.stdout, (argv, proc.stdout[-500:], proc.stderr[-1500:])
     assert (tmp_path / "data/raw/iris").is_dir()  # the fetch did run
+
+
+def test_a_job_computes_on_the_thread_count_it_is_given(tmp_path):
+    """Whatever OMP_NUM_THREADS the launcher set (Snakemake: the job's threads; `dvc repro`:
+    none, so every core), a job computes on params.yaml's `threads` or `--threads`: the last
+    float bits of a result depend on it. run.json records the count the job used."""
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"}
+    params = str(REPO / "params.yaml")
+    run_json = tmp_path / "reports/figures/tensor_products/run.json"
+    for flags, want in (([], 1), (["--threads", "3"], 3)):
+        proc = subprocess.run([sys.executable, "-m", "dllaunchpad.cli", "--params", params, "--scale", "quick",
+                               *flags, "evaluate", "tensor_products"], cwd=tmp_path, env=env, capture_output=True,
+                              text=True)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert json.loads(run_json.read_text())["threads"] == want, flags
+
+
+def test_pinning_reaches_libraries_already_loaded():
+    """In a warm server's child torch and numpy loaded before the job began, so the variables
+    alone would not reach them (cli.pin_threads also calls torch and threadpoolctl)."""
+    code = ("import numpy, torch, threadpoolctl; from dllaunchpad.cli import pin_threads; pin_threads(1);"
+            "print(torch.get_num_threads(), sorted({i['num_threads'] for i in threadpoolctl.threadpool_info()}))")
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert proc.stdout.split() == ["1", "[1]"], (proc.stdout, proc.stderr[-1500:])
 
 
 def test_run_works_without_an_activated_venv():

@@ -185,12 +185,13 @@ def test_dvc_repro_alone_in_a_second_copy_gives_the_same_metrics(work, tmp_path)
     # whole quick DAG did): `dvc repro <their evaluate stages>` runs them and everything upstream.
     # The first run went through the warm server (warm.py), this one does not: equal files also
     # say that forking jobs from a warm interpreter changes no number.
-    # Snakemake runs every job on one thread (the rules declare none, so OMP_NUM_THREADS=1 and
-    # friends); `dvc repro` would use every core, and the sunspot LSTM's weights then differ in
-    # the last float32 bits (test0_predicted_next 0.266841501 against 0.266841471, seen here).
-    # Same params and the same thread count: the same bytes.
-    one_thread = {k: "1" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
-    env = {**{k: v for k, v in workcopy.env(second).items() if k != "LAUNCHPAD_WARM"}, **one_thread}
+    # Snakemake sets OMP_NUM_THREADS=1 for each job; `dvc repro` sets nothing, so this copy's
+    # jobs would take every core, and the sunspot LSTM's weights then differed in the last
+    # float32 bits (test0_predicted_next 0.266841501 against 0.266841471, seen here). The stage
+    # commands pin the count (`dllaunchpad --threads 1 ...`, params.yaml threads), so the
+    # launcher's thread variables are removed here, as a user's shell would have none.
+    thread_vars = {"OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "LAUNCHPAD_WARM"}
+    env = {k: v for k, v in workcopy.env(second).items() if k not in thread_vars}
     repro = _run(["dvc", "repro", *(f"evaluate_{name}" for name in REPRO_SAMPLE)], second, env)
     assert "Running stage 'train_xor'" in repro.stdout
     first = {k: v for k, v in _metrics(dst).items() if k in {f"{name}.json" for name in REPRO_SAMPLE}}

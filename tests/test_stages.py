@@ -78,6 +78,25 @@ def test_snakemake_and_dvc_hold_the_same_stages(raw_params, config):
     assert ("fetch_rps" in dvc) == ("rps" not in overrides.get("skip_datasets", []))
 
 
+def test_computing_stages_pin_their_thread_count(raw_params):
+    """`dvc repro` lets a job take every core, Snakemake gives it one thread, and a result's last
+    float bits depend on the count: so the command of every train, generate and evaluate stage
+    says how many (params.yaml `threads`), the same for both tools, and the job pins it."""
+    dvc = yaml.safe_load(render(raw_params))["stages"]
+    for name, stage in dvc.items():
+        computes = name.split("_")[0] in {"train", "generate", "evaluate"}
+        assert ("--threads 1 " in stage["cmd"]) == computes, (name, stage["cmd"])
+    rules = _snakemake_rules("threads=3")
+    assert rules["train_xor"]["params"]["command"] == "dllaunchpad --scale full --threads 3 train xor"
+    assert rules["train_xor"]["resources"]["_cores"] == 3  # Snakemake reserves what the job uses
+    assert rules["fetch_mnist"]["params"]["command"] == "dllaunchpad --scale full fetch mnist"
+    raw_params["threads"] = 3
+    stages = Registry.from_params(load_params(raw_params)).stages()
+    assert stages["evaluate_tensor_products"].command() == "dllaunchpad --threads 3 evaluate tensor_products"
+    assert stages["generate_midi_lstm"].command() == "dllaunchpad --threads 3 generate midi_lstm"
+    assert stages["report"].command() == "dllaunchpad report"
+
+
 def test_snakemake_params_carry_the_values_dvc_tracks(raw_params):
     """A changed `seed:` changes the params of exactly the stages that read it, in Snakemake as
     in DVC (which tracks the key): both rerun the same stages (tests/test_dvc.py runs it)."""
@@ -110,8 +129,8 @@ def test_gpu_request_comes_from_the_trainer_settings(raw_params):
     assert (multi["nodes"], multi["tasks"], multi["tasks_per_node"], multi["gres"]) == (3, 6, 2, "gpu:2")
     raw_params["experiments"]["mnist_cnn"]["trainer"].update(devices=2, num_nodes=2)
     stage = Registry.from_params(load_params(raw_params)).stage("train_mnist_cnn")
-    assert stage.cluster_command("full") == "srun dllaunchpad --scale full train mnist_cnn"
-    assert stage.command() == "dllaunchpad train mnist_cnn"  # DVC runs it locally
+    assert stage.cluster_command("full") == "srun dllaunchpad --scale full --threads 1 train mnist_cnn"
+    assert stage.command() == "dllaunchpad --threads 1 train mnist_cnn"  # DVC runs it locally
     assert stage.resources["gres"] == "gpu:2" and stage.resources["nodes"] == 2
 
 

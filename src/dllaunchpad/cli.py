@@ -41,7 +41,34 @@ log = logging.getLogger("dllaunchpad")
 
 def _registry(args) -> tuple[dict, Registry]:
     params = load_params(path=args.params, scale=args.scale)
-    return params, Registry.from_params(params)
+    reg = Registry.from_params(params)
+    if args.command in _JOB_COMMANDS:
+        pin_threads(args.threads or reg.threads, computes=args.command in _COMPUTING_COMMANDS)
+    return params, reg
+
+
+# The variables the BLAS and OpenMP runtimes read when they load.
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def pin_threads(n: int, computes: bool = False) -> None:
+    """Compute this job on exactly `n` threads, whoever started it. A result's last float bits
+    depend on the thread count (a reduction split over more threads adds in another order), and
+    the launchers differ: Snakemake sets OMP_NUM_THREADS to a job's threads, `dvc repro` sets
+    nothing, so torch would take every core. The variables reach the BLAS of what has not loaded
+    yet; torch is set directly (it reads OMP_NUM_THREADS at import but caps it at the core
+    count), and threadpoolctl reaches the BLAS that a warm server (warm.py) loaded before the
+    job. A job that `computes` loads torch here; the others (fetch, report) stay torch-free."""
+    for var in _THREAD_VARIABLES:
+        os.environ[var] = str(n)
+    if computes or "torch" in sys.modules:
+        import torch
+
+        torch.set_num_threads(n)
+    if "numpy" in sys.modules:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(n)  # for good: the job's process ends with the job
 
 
 def cmd_validate(args) -> int:
@@ -130,9 +157,9 @@ def cmd_fetch(args) -> int:
 
 
 def cmd_prepare(args) -> int:
+    params, reg = _registry(args)  # first: it pins the threads before torch loads
     from dllaunchpad.datasets import prepare
 
-    params, reg = _registry(args)
     ds = reg.dataset(args.dataset)
     summary = prepare(ds.name, Path(ds.raw_dir), Path(ds.processed_dir), ds.spec["preprocess"], kind=ds.kind)
     print(f"{ds.name}: prepared into {ds.processed_dir}: {summary}")
@@ -140,36 +167,36 @@ def cmd_prepare(args) -> int:
 
 
 def cmd_train(args) -> int:
+    params, reg = _registry(args)  # first: it pins the threads before torch loads
     from dllaunchpad.runners.train import train
 
-    params, reg = _registry(args)
     info = train(reg.experiment(args.experiment), progress=_progress())
     print(f"{args.experiment}: trained on {info['device']} in {info['train_seconds']:.1f} s")
     return 0
 
 
 def cmd_evaluate(args) -> int:
+    params, reg = _registry(args)  # first: it pins the threads before torch loads
     from dllaunchpad.runners.evaluate import evaluate
 
-    params, reg = _registry(args)
     metrics = evaluate(reg.experiment(args.experiment))
     print(f"{args.experiment}: {metrics}")
     return 0
 
 
 def cmd_generate(args) -> int:
+    params, reg = _registry(args)  # first: it pins the threads before torch loads
     from dllaunchpad.runners.generate import generate
 
-    params, reg = _registry(args)
     summary = generate(reg.experiment(args.experiment))
     print(f"{args.experiment}: wrote {len(summary['tracks'])} track(s) into {reg.experiment(args.experiment).generated_dir}")
     return 0
 
 
 def cmd_compare(args) -> int:
+    params, reg = _registry(args)  # first: it pins the threads before torch loads
     from dllaunchpad.runners.compare import compare
 
-    params, reg = _registry(args)
     if args.entry not in reg.comparisons:
         raise KeyError(f"{args.entry!r} declares no variants; entries with variants: {', '.join(reg.comparisons) or 'none'}")
     summary = compare(reg.comparisons[args.entry], reg)
@@ -179,10 +206,10 @@ def cmd_compare(args) -> int:
 
 
 def cmd_report(args) -> int:
+    params, reg = _registry(args)
     from dllaunchpad.pipeline.config import read_params
     from dllaunchpad.report.build import build_report
 
-    params, reg = _registry(args)
     path = build_report(params, reg, raw_params=read_params(args.params))
     print(f"report: {path} and {len(reg.stage('report').outputs) - 1} experiment pages in reports/experiments/")
     return 0
@@ -317,12 +344,20 @@ def _progress() -> bool:
     return progress_enabled()
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of threads >= 1, got {text!r}")
+    return int(text)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dllaunchpad", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__.split("\n\n")[1])
     p.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
     p.add_argument("--scale", choices=["full", "quick"], help="override params.yaml's scale")
+    p.add_argument("--threads", type=_positive_int, metavar="N",
+                   help="threads a job computes on (default: params.yaml threads; stage commands pass it)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", metavar="command")
 
@@ -418,6 +453,8 @@ def _preload() -> None:
 
 # The steps a Snakemake job or a DVC stage runs: in a local run, a warm server runs them.
 _JOB_COMMANDS = {"fetch", "prepare", "train", "evaluate", "generate", "compare", "report"}
+# The steps whose results depend on the thread count: their stage commands pin it (stages.py).
+_COMPUTING_COMMANDS = {"train", "evaluate", "generate"}
 
 
 def main(argv: list[str] | None = None) -> int:

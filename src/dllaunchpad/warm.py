@@ -13,9 +13,9 @@ environment, runs the job exactly as the client would have, and the server repor
 status back; the client exits with it. The job is still a Snakemake job with its own log,
 benchmark, inputs and outputs: only the start-up is shared.
 
-What a fork does not reset, the child does: os.environ, tempfile's cached folder, torch's
-thread count (Snakemake sets OMP_NUM_THREADS per job, which torch reads only at import), and
-the signal handlers. The server runs nothing before it forks, so no thread pool exists to be
+What a fork does not reset, the child does: os.environ, tempfile's cached folder and the
+signal handlers. Thread counts are the job's own to set (cli.pin_threads): torch and numpy read
+OMP_NUM_THREADS only when they load, which in a child was before the job began. The server runs nothing before it forks, so no thread pool exists to be
 inherited; it is not used where a GPU is present (CUDA does not survive a fork) or off Linux,
 and `run` does not start it for a cluster executor (each job is its own process there).
 
@@ -112,9 +112,6 @@ def _child(request: dict, fds: list[int], entry: Callable[[list[str]], int]) -> 
         os.environ.clear()
         os.environ.update(request["env"])
         tempfile.tempdir = None  # gettempdir() reads the job's TMPDIR again
-        threads = os.environ.get("OMP_NUM_THREADS", "")
-        if threads.isdigit() and int(threads) > 0 and "torch" in sys.modules:
-            sys.modules["torch"].set_num_threads(int(threads))
         sys.argv = [request["argv0"], *request["argv"]]
         code = entry(list(request["argv"]))
     except SystemExit as exc:  # argparse errors, sys.exit() in a job

@@ -25,6 +25,7 @@ for _stage in STAGES.values():
         benchmark:
             _stage.benchmark
         localrule: _stage.local
+        threads: _stage.threads or 1
         conda:
             "../envs/launchpad.yaml"
         resources:

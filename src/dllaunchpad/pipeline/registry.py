@@ -222,6 +222,7 @@ class Registry:
     datasets: dict[str, Dataset]
     experiments: dict[str, Experiment]
     scale: str = "full"
+    threads: int = 1  # per computing job (params.yaml threads), pinned in its command
     cluster: dict = field(default_factory=dict, repr=False, compare=False)
     skipped_datasets: tuple[str, ...] = ()
     skipped_experiments: tuple[str, ...] = ()
@@ -252,7 +253,8 @@ class Registry:
         comparisons = {n: Comparison(n, tuple(c["variants"]), dict(c["compare"]), tuple(c["swept"]),
                                      tuple(c["seeds"]) if c.get("seeds") else None, tuple(c["param_keys"]))
                        for n, c in params.get(COMPARISONS, {}).items() if n in experiments}
-        return cls(datasets, experiments, params.get("scale", "full"), dict(params.get("cluster", {})),
+        return cls(datasets, experiments, params.get("scale", "full"), int(params.get("threads", 1)),
+                   dict(params.get("cluster", {})),
                    tuple(sorted(skip)), tuple(skipped_exps), comparisons)
 
     def experiment(self, name: str) -> Experiment:

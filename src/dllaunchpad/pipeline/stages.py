@@ -64,11 +64,15 @@ class Stage:
     # The fetch of a local-folder dataset (pipeline/folders.py): Snakemake's inputs are the
     # folder's files, DVC's dependency is the folder itself (it hashes every file in it).
     source_folder: str | None = None
+    # The threads a computing step (train, generate, evaluate) runs on, written into its command
+    # so that both tools run it the same way (params.yaml `threads`); None: not pinned.
+    threads: int | None = None
 
     def command(self, scale: str | None = None) -> str:
         """The shell command. Snakemake passes the scale it was given (it may come from
         --config); DVC reads it from params.yaml, so it passes none."""
         flag = f"--scale {scale} " if scale else ""
+        flag += f"--threads {self.threads} " if self.threads else ""
         return f"dllaunchpad {flag}{' '.join(self.args)}"
 
     def cluster_command(self, scale: str | None = None) -> str:
@@ -182,14 +186,14 @@ def build_stages(reg: Registry) -> dict[str, Stage]:
             add(Stage(f"train_{exp.name}", "train", exp.name, ("train", exp.name), data,
                       experiment_code(exp, "train"), (Output(exp.model_dir, directory=True), history), params,
                       resources={**_resources(reg, "train"), **(gpu_request(reg.cluster, exp.spec["trainer"]) if exp.gpu else {})},
-                      gpu=exp.gpu, launcher=_launcher(exp), **_logs(reg, "train", exp.name)))
+                      gpu=exp.gpu, launcher=_launcher(exp), threads=reg.threads, **_logs(reg, "train", exp.name)))
         if exp.generates:
             music = Output(exp.generated_dir, directory=True,
                            report={"caption": f"{CAPTIONS}/music.rst", "patterns": ["{name}.png"], **_section(exp),
                                    "labels": "figure"})
             add(Stage(f"generate_{exp.name}", "generate", exp.name, ("generate", exp.name), (exp.model_dir, *data),
                       experiment_code(exp, "generate"), (music,), params,
-                      resources=_resources(reg, "cpu"), **_logs(reg, "generate", exp.name)))
+                      resources=_resources(reg, "cpu"), threads=reg.threads, **_logs(reg, "generate", exp.name)))
         if exp.trains:
             evaluated = (exp.model_dir, exp.history) + ((exp.generated_dir,) if exp.generates else ()) + \
                 tuple(reg.experiments[u].model_dir for u in exp.uses)
@@ -200,7 +204,7 @@ def build_stages(reg: Registry) -> dict[str, Stage]:
                                  "labels": "figure"})
         add(Stage(f"evaluate_{exp.name}", "evaluate", exp.name, ("evaluate", exp.name), evaluated,
                   experiment_code(exp, "evaluate"), (figures, Output(exp.metrics, kind="metrics")), params,
-                  resources=_resources(reg, "cpu"), **_logs(reg, "evaluate", exp.name)))
+                  resources=_resources(reg, "cpu"), threads=reg.threads, **_logs(reg, "evaluate", exp.name)))
 
     for cmp in reg.comparisons.values():
         variants = [reg.experiments[v] for v in cmp.variants]

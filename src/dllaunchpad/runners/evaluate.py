@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import time
 
+import torch
+
 from dllaunchpad import io
 from dllaunchpad.experiments import family_module
 from dllaunchpad.pipeline.registry import RUN_FILE, Experiment, is_wall_clock
@@ -27,7 +29,8 @@ def evaluate(exp: Experiment) -> dict:
     fam = family_module(exp.family)
     module = None
     extra: dict = {}
-    run: dict = {"scale": exp.scale}  # what made these outputs (`dllaunchpad list` compares it)
+    # What made these outputs: the scale (`dllaunchpad list` compares it) and the thread count.
+    run: dict = {"scale": exp.scale, "threads": torch.get_num_threads()}
     if exp.trains:
         from dllaunchpad.runners.train import load_trained
 

@@ -62,6 +62,7 @@ def train(exp: Experiment, progress: bool | None = None) -> dict:
         "epochs_run": trainer.current_epoch,
         "seed": exp.seed,
         "scale": exp.scale,  # full | quick: `dllaunchpad list` flags outputs of the other scale
+        "threads": torch.get_num_threads(),  # the last float bits depend on it (cli.pin_threads)
         "train_seconds": round(result["seconds"], 3),
         "best_epoch": best.epoch if best else None,
         "best_value": best.value if best else None,
