@@ -13,8 +13,11 @@ on a small DAG.)"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import subprocess
+import time
 
 import pytest
 
@@ -171,15 +174,19 @@ def test_dvc_agrees_nothing_is_left_to_reproduce(work):
 REPRO_SAMPLE = ["tensor_products", "xor", "iris_mlp", "mnist_cnn", "sunspots_lstm", "midi_lstm", "gan"]
 
 
+def _copy_without_outputs(dst, to, dvc=True):
+    """The first run's copy, as a user would commit it: its outputs and state stay behind, named
+    by their place (src/dllaunchpad/models is code, models/ is checkpoints); DVC's cache too, so
+    that no stage is restored from it. `dvc=False` leaves DVC out altogether (no record is made)."""
+    left_behind = {str(dst): {"data", "models", "reports", "logs", ".snakemake", "dvc.lock"} | (set() if dvc else {".dvc"}),
+                   str(dst / ".dvc"): {"cache", "tmp"}}
+    shutil.copytree(dst, to, symlinks=True, ignore=lambda folder, names: left_behind.get(folder, set()) & set(names))
+
+
 def test_dvc_repro_alone_in_a_second_copy_gives_the_same_metrics(work, tmp_path):
     dst, env = work
     second = tmp_path / "second"
-    # The first run's outputs and state stay behind, named by their place (src/dllaunchpad/models
-    # is code, models/ is checkpoints); DVC's cache too, so that no stage is restored from it.
-    left_behind = {str(dst): {"data", "models", "reports", "logs", ".snakemake", "dvc.lock"},
-                   str(dst / ".dvc"): {"cache", "tmp"}}
-    shutil.copytree(dst, second, symlinks=True,
-                    ignore=lambda folder, names: left_behind.get(folder, set()) & set(names))
+    _copy_without_outputs(dst, second)
     # A sample of the chapter's experiments, one per kind of model and data (DVC runs its stages
     # one after another, each in a fresh interpreter: all of them would take longer than the
     # whole quick DAG did): `dvc repro <their evaluate stages>` runs them and everything upstream.
@@ -211,3 +218,52 @@ def test_bad_params_stop_snakemake_before_any_job(work, tmp_path):
         assert "experiments.xor.trainer.epochs" in proc.stdout + proc.stderr
     finally:
         (dst / "params.yaml").write_text(original)
+
+
+def _kill_everything(proc) -> None:
+    """SIGKILL a run and every process it started (Snakemake, its jobs, the warm server and its
+    children), as a lost node or a closed laptop would."""
+    import psutil
+
+    procs = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    for p in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.kill()
+    psutil.wait_procs(procs, timeout=60)
+    proc.wait(timeout=60)
+
+
+def test_a_killed_quick_dag_resumes_to_the_same_results(work, tmp_path):
+    """The README's quick command in another copy, killed with everything it started while the
+    GAN trains, then the README's recovery (`--unlock`, then the same command with
+    --rerun-incomplete): every metrics file and every training history of the quick DAG equals
+    the uninterrupted run's, and the GAN resumed from its checkpoint instead of starting over.
+    (DVC is left out of this copy: the record is tested above and costs minutes.)"""
+    dst, _ = work
+    third = tmp_path / "resumed"
+    _copy_without_outputs(dst, third, dvc=False)
+    env = workcopy.env(third)
+    command = ["dllaunchpad", "--scale", "quick", "run", "--cores", "2"]
+    proc = subprocess.Popen(command, cwd=third, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 1800
+        while not list((third / "models/.resume/gan").glob("*/last.ckpt")):
+            assert proc.poll() is None, f"the run ended before the GAN saved a checkpoint:\n{proc.stderr.read()[-3000:]}"
+            assert time.monotonic() < deadline, "no GAN checkpoint within 30 min"
+            time.sleep(0.2)
+    finally:
+        _kill_everything(proc)
+    assert not (third / "models/gan/last.ckpt").exists()  # it was killed mid-training
+    done_before = len(list((third / "reports/metrics").glob("*.json")))
+    _run([*command[:-2], "--unlock"], third, env)
+    _run([*command, "--rerun-incomplete"], third, env)
+
+    gan = json.loads((third / "models/gan/train.json").read_text())
+    assert gan["resumed_from_epoch"] >= 1, gan
+    first, again = _metrics(dst), _metrics(third)
+    assert len(first) > done_before and first.keys() == again.keys()
+    differing = [name for name in first if first[name] != again[name]]
+    assert not differing, f"metrics that differ after a kill and resume: {differing}"
+    histories = {p.name: p.read_text() for p in (dst / "reports/history").glob("*.csv")}
+    resumed = {p.name: p.read_text() for p in (third / "reports/history").glob("*.csv")}
+    assert histories and histories == resumed, sorted(n for n in histories if histories[n] != resumed.get(n))

@@ -25,9 +25,9 @@ for _stage in STAGES.values():
         benchmark:
             _stage.benchmark
         localrule: _stage.local
-        threads: _stage.threads or 1
         conda:
             "../envs/launchpad.yaml"
+        threads: _stage.threads or 1
         resources:
             **_stage.resources,
         params:
