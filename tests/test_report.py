@@ -268,6 +268,23 @@ def test_run_experiment_then_snakemake_report(tmp_path):
     assert json.loads((tmp_path / "reports/metrics/xor.json").read_text())["binary_accuracy"] == 1.0
     xor_page = (tmp_path / "reports/experiments/xor.html").read_text()
     assert '<span class="status status-done">done</span>' in xor_page
+    # The provenance cards: the model card beside the checkpoint, the result's card (holding it)
+    # beside the figures, and the page's Provenance section drawn from them.
+    from dllaunchpad.pipeline.provenance import dvc_md5
+
+    model_card = json.loads((tmp_path / "models/xor/card.json").read_text())
+    result_card = json.loads((tmp_path / "reports/figures/xor/card.json").read_text())
+    assert (model_card["step"], model_card["threads"], model_card["scale"]) == ("train", 1, "quick")
+    assert model_card["rebuild"] == {"snakemake": "dllaunchpad --scale quick run xor", "dvc": "dvc repro train_xor",
+                                     "command": "dllaunchpad --threads 1 train xor"}
+    assert model_card["packages"]["torch"] and model_card["peak_memory_mb"] > 50
+    assert model_card["git"]["commit"] is None  # this folder is no git checkout
+    assert result_card["train"] == model_card and result_card["step"] == "evaluate"
+    inputs = {i["path"]: i["md5"] for i in result_card["inputs"]}
+    assert inputs["models/xor"] == dvc_md5(tmp_path / "models/xor")[0]
+    assert inputs["reports/history/xor.csv"] == dvc_md5(tmp_path / "reports/history/xor.csv")[0]
+    assert 'id="provenance"' in xor_page and "dvc repro evaluate_xor" in xor_page
+    assert f"md5 <code>{inputs['models/xor']}</code>" in xor_page
     assert (tmp_path / "reports/experiments/iris_mlp.html").is_file()  # not run, but it has a page
 
     report = subprocess.run(["snakemake", "--report", "report.html", "reports/metrics/xor.json",

@@ -30,7 +30,8 @@ def root(tmp_path_factory):
     write_synthetic_mnist(root / "data/processed/mnist", n_train=400, n_test=50)
     params = load_params(read_params(root / "params.yaml"), scale="full")
     with one_thread():
-        train(experiment(params, "mnist_mlp", trainer={"epochs": 2}).at(root), progress=False)
+        stage = Registry.from_params(params).stage("train_mnist_mlp")  # with a stage: the model card too
+        train(experiment(params, "mnist_mlp", trainer={"epochs": 2}).at(root), progress=False, stage=stage)
         train(experiment(params, "mnist_denoising_ae_lr1", trainer={"epochs": 1, "batch_size": 100}).at(root),
               progress=False)
     return root
@@ -103,6 +104,8 @@ def test_classifier_prints_scores_and_the_digit(root, digit, monkeypatch, capsys
     assert len(scores) == 10 and sum(scores) == pytest.approx(1, abs=1e-5)
     assert f"predicted digit: {int(np.argmax(scores))}" in out
     assert f"predicted digit: {label}" in out  # the synthetic classes are easy
+    assert "model card (models/mnist_mlp/card.json):" in out  # what made the model, under the answer
+    assert "- rebuild: dvc repro train_mnist_mlp" in out and "seed 0, scale full" in out
 
 
 def test_cli_errors_name_the_file_or_experiment(root, digit, tmp_path, monkeypatch, capsys):

@@ -170,7 +170,7 @@ def cmd_train(args) -> int:
     params, reg = _registry(args)  # first: it pins the threads before torch loads
     from dllaunchpad.runners.train import train
 
-    info = train(reg.experiment(args.experiment), progress=_progress())
+    info = train(reg.experiment(args.experiment), progress=_progress(), stage=reg.stages().get(f"train_{args.experiment}"))
     print(f"{args.experiment}: trained on {info['device']} in {info['train_seconds']:.1f} s")
     return 0
 
@@ -179,7 +179,7 @@ def cmd_evaluate(args) -> int:
     params, reg = _registry(args)  # first: it pins the threads before torch loads
     from dllaunchpad.runners.evaluate import evaluate
 
-    metrics = evaluate(reg.experiment(args.experiment))
+    metrics = evaluate(reg.experiment(args.experiment), stage=reg.stages().get(f"evaluate_{args.experiment}"))
     print(f"{args.experiment}: {metrics}")
     return 0
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+from dllaunchpad.pipeline import provenance
 from dllaunchpad.pipeline.registry import RUN_FILE, Experiment, Registry, is_wall_clock
 from dllaunchpad.pipeline.sections import Group, group_of
 from dllaunchpad.pipeline.stages import log_links
@@ -94,6 +95,7 @@ class ExperimentView:
     status: Status
     metrics: dict = field(default_factory=dict)
     run: dict = field(default_factory=dict)       # reports/figures/<exp>/run.json: device, *_seconds
+    card: dict | None = None                      # reports/figures/<exp>/card.json (pipeline/provenance.py)
     headline: tuple[str, str] | None = None      # (key, formatted value)
     figures: list[Figure] = field(default_factory=list)
     thumbnail: str | None = None                  # data: URI
@@ -454,8 +456,8 @@ def csv_table(path: Path, root: Path) -> Table | None:
 def _artifacts(folder: Path, root: Path, view_tables: list, view_json: list, links: list) -> None:
     for p in sorted(folder.iterdir()) if folder.is_dir() else []:
         rel = p.relative_to(root).as_posix()
-        if p.name.startswith(".") or p.suffix == ".png" or p.is_dir() or p.name == RUN_FILE:
-            continue  # run.json is shown as the "run" table
+        if p.name.startswith(".") or p.suffix == ".png" or p.is_dir() or p.name in (RUN_FILE, provenance.CARD):
+            continue  # run.json is shown as the "run" table, card.json as the provenance card
         if p.suffix == ".csv" and (table := csv_table(p, root)) is not None:
             view_tables.append(table)
         elif p.suffix == ".json" and p.stat().st_size <= MAX_JSON_BYTES:
@@ -544,8 +546,10 @@ def links(exp: Experiment, reg: Registry, root: Path) -> list[tuple[str, str]]:
         for p in sorted(model.iterdir()):
             if p.is_file() and not p.name.startswith("."):
                 what = {"last.ckpt": "checkpoint (end of training)", "best.ckpt": "checkpoint (best epoch)",
-                        "train.json": "training record"}.get(p.name, "model file")
+                        "train.json": "training record", provenance.CARD: "model card"}.get(p.name, "model file")
                 out.append((f"{what}: {p.name}", p.relative_to(root).as_posix()))
+    if (root / exp.figures_dir / provenance.CARD).is_file():
+        out.append(("provenance card of the result", f"{exp.figures_dir}/{provenance.CARD}"))
     out += data_links(exp, reg, root)
     return out + log_links(reg, exp, root)  # each stage's log and benchmark file, from the stage table
 
@@ -567,6 +571,7 @@ def experiment_view(exp: Experiment, reg: Registry, root: Path, scale: str, chap
             view.run = json.loads((figdir / RUN_FILE).read_text())
         except ValueError:
             view.run = {}
+    view.card = _usable_card(provenance.read_card(figdir / provenance.CARD))
     if figdir.is_dir():
         view.figures = [figure(p, root) for p in sorted(figdir.glob("*.png"))]
         artifact_links: list = []
@@ -592,6 +597,20 @@ def experiment_view(exp: Experiment, reg: Registry, root: Path, scale: str, chap
             png, alt = drawn
             view.history_figure = Figure("history.png", data_uri(png), alt)
     return view
+
+
+# What the page's Provenance section reads from a card (pipeline/provenance.py writes them all).
+_CARD_KEYS = {"step", "git", "inputs", "packages", "rebuild", "hardware", "device", "threads", "seed", "scale",
+              "wall_seconds", "peak_memory_mb"}
+
+
+def _usable_card(card: dict | None) -> dict | None:
+    """The card, if it has what the page shows (a card from an older version may not): else
+    None, and the page leaves the section out; its model card under "train" likewise."""
+    if not isinstance(card, dict) or not _CARD_KEYS <= set(card):
+        return None
+    train = card.get("train")
+    return {**card, "train": train if isinstance(train, dict) and _CARD_KEYS <= set(train) else None}
 
 
 def _choose_thumbnail(view: ExperimentView, root: Path) -> None:

@@ -8,7 +8,8 @@ The metrics file holds results only, so that the same params give byte-identical
 however the DAG was scheduled (``--cores 1`` or ``--cores 4``, one host or another). Facts about
 the run (the device, the scale it ran at, and every wall-clock key, i.e. any key ending in
 ``_seconds`` or ``_ms``: registry.is_wall_clock) go to ``reports/figures/<exp>/run.json``
-instead, which the report and ``dllaunchpad list`` read.
+instead, which the report and ``dllaunchpad list`` read, and so does the provenance card
+(``card.json``: commit, input hashes, versions, rebuild commands; pipeline/provenance.py).
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ import torch
 
 from dllaunchpad import io
 from dllaunchpad.experiments import family_module
+from dllaunchpad.pipeline import provenance
 from dllaunchpad.pipeline.registry import RUN_FILE, Experiment, is_wall_clock
 from dllaunchpad.training import devices
 
 
-def evaluate(exp: Experiment) -> dict:
+def evaluate(exp: Experiment, stage=None) -> dict:
+    """Evaluate `exp`; with `stage` (its row of the stage table), also write the result's card,
+    reports/figures/<exp>/card.json, holding the model card under "train"."""
     devices.tune_cpu_allocator()  # evaluation runs the same big forward passes as training
     fam = family_module(exp.family)
     module = None
@@ -49,6 +53,14 @@ def evaluate(exp: Experiment) -> dict:
         run.update({k: v for k, v in metrics.items() if is_wall_clock(k)})
         run["evaluate_seconds"] = round(time.perf_counter() - t0, 3)
         io.write_json(figures / RUN_FILE, run)
+        if stage is not None:
+            result_card = provenance.card(exp, stage, seconds=run["evaluate_seconds"],
+                                          device=run.get("device", "cpu"),
+                                          hardware=run.get("hardware") or devices.hardware("cpu"),
+                                          threads=run["threads"])
+            if exp.trains:
+                result_card["train"] = provenance.read_card(exp.path(exp.model_dir) / provenance.CARD)
+            io.write_json(figures / provenance.CARD, result_card)
     # The hardware the result was computed on: training's device when the experiment trains (the
     # weights carry its arithmetic), this process's CPU otherwise. Same machine, same bytes.
     computed_on = run["hardware"] if exp.trains else devices.hardware("cpu")

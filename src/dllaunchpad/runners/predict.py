@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dllaunchpad.pipeline import provenance
 from dllaunchpad.pipeline.registry import Experiment
 
 SIZE = 28
@@ -140,4 +141,6 @@ def predict(exp: Experiment, image_path: str | Path, *, resize: bool = False,
         path = Path(out) if out else Path(image_path).with_suffix(".denoised.png")
         write_png(path, denoise(module, image))
         lines.append(f"{exp.name}: wrote the cleaned image to {path}")
+    card = f"{exp.model_dir}/{provenance.CARD}"
+    lines += provenance.summary(provenance.read_card(exp.path(card)), card)  # what made this model
     return "\n".join(lines)

@@ -9,6 +9,8 @@ family. Outputs (atomic, so a killed job leaves nothing that looks finished):
                                when the trainer settings ask for early stopping with
                                ``restore_best`` or for ``checkpoint_best``
 - ``models/<exp>/train.json``  wall time, device, scale, epochs run, best epoch, resumed-from epoch
+- ``models/<exp>/card.json``   the model card: commit, input hashes, versions, rebuild commands,
+                               peak memory (pipeline/provenance.py)
 - ``reports/history/<exp>.csv`` one row per epoch (DVC plots)
 
 While it trains, a full checkpoint is written atomically at the end of every epoch to
@@ -26,6 +28,7 @@ from pathlib import Path
 
 from dllaunchpad import io
 from dllaunchpad.experiments import family_module
+from dllaunchpad.pipeline import provenance
 from dllaunchpad.pipeline.registry import Experiment
 from dllaunchpad.progress import progress_enabled
 from dllaunchpad.training import devices, resume
@@ -34,7 +37,9 @@ from dllaunchpad.training.fit import fit, history_csv
 log = logging.getLogger(__name__)
 
 
-def train(exp: Experiment, progress: bool | None = None) -> dict:
+def train(exp: Experiment, progress: bool | None = None, stage=None) -> dict:
+    """Train `exp` and write its outputs. With `stage` (its row of the stage table: the CLI
+    passes it), the model card models/<exp>/card.json too (pipeline/provenance.py)."""
     import lightning as L
     import torch
 
@@ -78,6 +83,12 @@ def train(exp: Experiment, progress: bool | None = None) -> dict:
                 torch.save({"state_dict": best.state, "epoch": best.epoch, "monitor": best.monitor,
                             "value": best.value}, tmp / "best.ckpt")
             io.write_json(tmp / "train.json", info)
+            if stage is not None:
+                gpu_peak = (round(torch.cuda.max_memory_allocated() / 2**20, 1)
+                            if str(result["device"]).startswith("cuda") else None)
+                io.write_json(tmp / provenance.CARD, provenance.card(
+                    exp, stage, seconds=result["seconds"], device=info["device"], hardware=info["hardware"],
+                    threads=info["threads"], gpu_peak_mb=gpu_peak))
         io.write_text(root / exp.history, history_csv(result["history"]))
         resume.clear(exp)  # the outputs are complete: nothing left to resume
     return info
