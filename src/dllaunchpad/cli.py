@@ -9,6 +9,8 @@
     dllaunchpad generate <experiment>     reports/music/<experiment>/ (entries with a generate: block)
     dllaunchpad compare <entry>           reports/comparisons/<entry>/: the entry's variants side by side
     dllaunchpad report                    reports/index.html + reports/experiments/<experiment>.html
+    dllaunchpad report --compare A [B..]  runs side by side (git revisions, DVC experiments, workspace):
+                                          params diff, metrics with differences, curves overlaid
     dllaunchpad predict <exp> <image.png> an MNIST classifier's softmax scores for a 28x28 digit PNG,
                                           or the denoising autoencoder's cleaned image (--out)
     dllaunchpad run [--cores N] [...]     run the Snakemake workflow: all, or the given experiments
@@ -207,6 +209,15 @@ def cmd_compare(args) -> int:
 
 def cmd_report(args) -> int:
     params, reg = _registry(args)
+    if args.compare:
+        from dllaunchpad.report.runs import compare_runs
+
+        runs = args.compare if len(args.compare) > 1 else [*args.compare, "workspace"]
+        path = compare_runs(runs, out=Path(args.out) if args.out else None)
+        print(f"report --compare: {' vs '.join(runs)} in {path}")
+        return 0
+    if args.out:
+        raise ValueError("report --out names the page of --compare; the report itself is always reports/index.html")
     from dllaunchpad.pipeline.config import read_params
     from dllaunchpad.report.build import build_report
 
@@ -372,7 +383,12 @@ def parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("compare", help="put an entry's variants side by side (reports/comparisons/<entry>/)")
     sp.add_argument("entry", help="an experiment entry with a variants: block")
     sp.set_defaults(fn=cmd_compare)
-    sub.add_parser("report", help="build reports/index.html and reports/experiments/*.html").set_defaults(fn=cmd_report)
+    sp = sub.add_parser("report", help="build reports/index.html and reports/experiments/*.html")
+    sp.add_argument("--compare", nargs="+", metavar="RUN",
+                    help="instead: put runs side by side in one page (reports/runs/<A>_vs_<B>.html); a run is "
+                         "'workspace', a git revision or a DVC experiment's name; one run is compared with the workspace")
+    sp.add_argument("--out", help="where --compare writes its page")
+    sp.set_defaults(fn=cmd_report)
     sp = sub.add_parser("predict", help="classify a 28x28 digit PNG, or denoise it with the autoencoder")
     sp.add_argument("experiment", help="an MNIST classifier (e.g. mnist_cnn) or a denoising autoencoder")
     sp.add_argument("image", help="28x28 grayscale PNG, white digit on black")

@@ -228,3 +228,44 @@ def learning_curves(history: dict[str, list[float]], title: str, max_panels: int
     fig.savefig(buf, format="png", metadata={"Software": None, ALT_KEY: alt})
     plt.close(fig)
     return buf.getvalue(), alt
+
+
+def overlaid_learning_curves(runs: dict[str, dict[str, list[float]]], title: str, max_panels: int = 4):
+    """`dllaunchpad report --compare`: the histories of several runs of one experiment, one panel
+    per measured quantity (losses first), one colour per run, training solid and validation
+    dashed. Returns (PNG bytes, alt text), or None when no run has an epoch."""
+    runs = {label: h for label, h in runs.items() if h.get("epoch")}
+    if not runs:
+        return None
+    panels: dict[str, dict[str, str]] = {}
+    for history in runs.values():
+        for name, splits in history_panels(history).items():
+            panels.setdefault(name, {}).update(splits)
+    names = sorted(panels, key=lambda n: (n != "loss", "loss" not in n, n))[:max_panels]
+    if not names:
+        return None
+    plt = pyplot()
+    cols = min(len(names), 2)
+    rows = math.ceil(len(names) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.4 * rows), squeeze=False)
+    styles = {"train": "-", "val": "--", "test": ":", "value": "-"}
+    for ax, name in zip(axes.flat, names):
+        for colour, (label, history) in zip(OKABE_ITO, runs.items()):
+            for split, col in panels[name].items():
+                if col in history:
+                    ax.plot(history["epoch"], history[col], styles[split], color=colour,
+                            label=f"{label}, {SPLIT_NAMES.get(split, col)}",
+                            marker="o" if len(history["epoch"]) < 12 else None, markersize=4)
+        ax.set_title(name.replace("_", " "))
+        epoch_axis(ax)
+        ax.set_ylabel(name.replace("_", " "))
+        ax.legend(fontsize="small")
+    for ax in list(axes.flat)[len(names):]:
+        ax.set_visible(False)
+    fig.suptitle(title)
+    alt = describe(fig)
+    fig.tight_layout()
+    buf = _io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None, ALT_KEY: alt})
+    plt.close(fig)
+    return buf.getvalue(), alt

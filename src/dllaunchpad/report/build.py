@@ -166,7 +166,7 @@ def _code(text: str):
     return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text))))
 
 
-def _env():
+def jinja_env():
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
@@ -190,7 +190,7 @@ def render_pages(params: dict, reg: Registry, root: Path = Path("."), raw_params
     counts: dict[str, int] = {}
     for v in exp_views:
         counts[v.status.label] = counts.get(v.status.label, 0) + 1
-    env = _env()
+    env = jinja_env()
     common = {"scale": params["scale"], "groups": groups, "index": REPORT_HTML}
     unknown = [n for n in values if n not in params["experiments"]]
     pages = {REPORT_HTML: env.get_template("index.html").render(
