@@ -40,6 +40,7 @@ def timed_job(step: str, name: str, root: Path, env: dict, repeat: int) -> float
 
 def main(args) -> list[Row]:
     from dllaunchpad import warm
+    from dllaunchpad.cli import warm_server_command
     from dllaunchpad.training.devices import cpu_model
 
     root = Path(tempfile.mkdtemp(prefix="launchpad-job-start-")) / "launchpad"
@@ -49,7 +50,7 @@ def main(args) -> list[Row]:
                    capture_output=True)  # the checkpoint `evaluate xor` loads
     print(f"CPU: {cpu_model()}", file=sys.stderr)
     rows = []
-    server = [sys.executable, "-m", "dllaunchpad.cli", "warm-server"]
+    server = warm_server_command()
     with warm.started(server, env, root / "logs" / "warm-server.log") as path:
         if path is None:
             raise RuntimeError(f"the warm server did not start: {(root / 'logs/warm-server.log').read_text()}")

@@ -23,6 +23,7 @@ import pytest
 import workcopy
 from conftest import REPO
 from dllaunchpad import warm
+from dllaunchpad.cli import warm_server_command
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the warm server is Linux-only")
 
@@ -140,7 +141,7 @@ def two_copies(tmp_path_factory):
 
 def test_jobs_through_the_server_compute_byte_identical_metrics(two_copies, tmp_path):
     env = workcopy.env(two_copies["warm"])
-    server = [sys.executable, "-m", "dllaunchpad.cli", "warm-server"]
+    server = warm_server_command()
     timings = {}
     with warm.started(server, env, tmp_path / "server.log", timeout=300) as path:
         assert path, (tmp_path / "server.log").read_text()

@@ -301,6 +301,11 @@ def cmd_run(args) -> int:
     return rc
 
 
+def warm_server_command(params: str = "params.yaml") -> list[str]:
+    """The command that starts a warm server (warm.py) for jobs that read `params`."""
+    return [sys.executable, "-m", "dllaunchpad.cli", "--params", params, "warm-server"]
+
+
 def _call_snakemake(cmd: list[str], env: dict, dry_run: bool, args) -> int:
     """Snakemake's exit status. A local run that executes jobs gets a warm server first (warm.py):
     each job then forks from an interpreter that has imported torch and Lightning already."""
@@ -309,8 +314,7 @@ def _call_snakemake(cmd: list[str], env: dict, dry_run: bool, args) -> int:
     why_not = "a dry run" if dry_run else warm.usable(cmd)
     if why_not is not None:
         return subprocess.call(cmd, env=env)
-    server = [sys.executable, "-m", "dllaunchpad.cli", "--params", args.params, "warm-server"]
-    with warm.started(server, env, Path("logs") / "warm-server.log") as socket_path:
+    with warm.started(warm_server_command(args.params), env, Path("logs") / "warm-server.log") as socket_path:
         if socket_path:
             env = {**env, warm.ENV: socket_path}
         return subprocess.call(cmd, env=env)
