@@ -260,7 +260,7 @@ def test_generate_stage_sits_between_train_and_evaluate(raw_params):
     reg = Registry.from_params(load_params(raw_params))
     exp = reg.experiment("midi_lstm")
     stage = stages(reg)["generate_midi_lstm"]
-    assert stage["cmd"] == "dllaunchpad generate midi_lstm"
+    assert stage["cmd"] == "dllaunchpad --threads 1 generate midi_lstm"  # pinned: params.yaml threads
     assert exp.model_dir in stage["deps"] and "data/processed/classical_piano" in stage["deps"]
     assert [o if isinstance(o, str) else next(iter(o)) for o in stage["outs"]] == ["reports/music/midi_lstm"]
     report_inputs = reg.stage("report").inputs
