@@ -23,7 +23,8 @@ import yaml
 from conftest import MIRROR, REPO
 
 # Never copied, whatever .gitignore says: git's and DVC's own state.
-ALWAYS_SKIP = {".git", ".dvc/cache", ".dvc/tmp", ".dvc/config.local"}
+# dvc.lock records this checkout's own runs: a copy starts without one, as a fresh clone does.
+ALWAYS_SKIP = {".git", ".dvc/cache", ".dvc/tmp", ".dvc/config.local", "dvc.lock"}
 
 
 def _ignored() -> pathspec.PathSpec:
