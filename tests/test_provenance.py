@@ -43,6 +43,12 @@ def test_git_state_names_the_commit_and_the_changed_files(tmp_path):
     git("commit", "-qm", "one")
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
     assert provenance.git_state(tmp_path) == {"commit": head, "dirty": False, "changed_files": []}
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    git("add", "dvc.yaml")
+    git("commit", "-qm", "two")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    (tmp_path / "dvc.yaml").write_text("stages: {quick: {}}\n")  # generated for the run's mode: not a change
+    assert provenance.git_state(tmp_path)["dirty"] is False
     (tmp_path / "code.py").write_text("x = 2\n")
     (tmp_path / "untracked.txt").write_text("outputs and data are not code\n")
     assert provenance.git_state(tmp_path) == {"commit": head, "dirty": True, "changed_files": ["code.py"]}

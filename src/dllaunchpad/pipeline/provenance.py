@@ -57,7 +57,7 @@ def dvc_md5(path: Path) -> tuple[str, int]:
 
 
 def git_state(root: Path) -> dict:
-    """The commit the code came from, and the tracked files changed since (the code a stage runs
+    """The commit the code came from, and the tracked files changed since, dvc.yaml aside (the code a stage runs
     is tracked: a dirty tree means the commit alone does not rebuild the output)."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True,
@@ -67,6 +67,9 @@ def git_state(root: Path) -> dict:
         commit = git("rev-parse", "HEAD").strip()
         # "XY path" lines; the leading status column may be a space, so the lines are not stripped
         changed = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()]
+        # dvc.yaml is generated from params.yaml for the run's mode (a quick run rewrites it:
+        # dvc_yaml.refresh), so its change is not a change of the code or settings.
+        changed = [path for path in changed if path != "dvc.yaml"]
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "note": "not a git checkout (or git is missing)"}
     return {"commit": commit, "dirty": bool(changed), "changed_files": changed[:20]}
