@@ -57,8 +57,9 @@ def dvc_md5(path: Path) -> tuple[str, int]:
 
 
 def git_state(root: Path) -> dict:
-    """The commit the code came from, and the tracked files changed since, dvc.yaml aside (the code a stage runs
-    is tracked: a dirty tree means the commit alone does not rebuild the output)."""
+    """The commit the code came from, and the tracked files changed since, dvc.yaml aside (the
+    code a stage runs is tracked: a dirty tree means the commit alone does not rebuild the
+    output)."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True,
                               timeout=30).stdout
