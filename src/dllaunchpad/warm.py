@@ -15,9 +15,10 @@ benchmark, inputs and outputs: only the start-up is shared.
 
 What a fork does not reset, the child does: os.environ, tempfile's cached folder and the
 signal handlers. Thread counts are the job's own to set (cli.pin_threads): torch and numpy read
-OMP_NUM_THREADS only when they load, which in a child was before the job began. The server runs nothing before it forks, so no thread pool exists to be
-inherited; it is not used where a GPU is present (CUDA does not survive a fork) or off Linux,
-and `run` does not start it for a cluster executor (each job is its own process there).
+OMP_NUM_THREADS only when they load, which in a child was before the job began. The server
+runs nothing before it forks, so no thread pool exists to be inherited; it is not used where a
+GPU is present (CUDA does not survive a fork) or off Linux, and `run` does not start it for a
+cluster executor (each job is its own process there).
 
 If the client cannot reach a server (none, or a stale socket), it runs the job itself: the
 server only saves start-up time and never changes what a job computes (tests/test_warm.py
