@@ -219,15 +219,7 @@ def learning_curves(history: dict[str, list[float]], title: str, max_panels: int
         ax.set_ylabel(name.replace("_", " ") + (" (log scale)" if ax.get_yscale() == "log" else ""))
         if len(panels[name]) > 1 or "value" not in panels[name]:
             ax.legend()
-    for ax in list(axes.flat)[len(names):]:
-        ax.set_visible(False)
-    fig.suptitle(title)
-    alt = describe(fig)
-    fig.tight_layout()
-    buf = _io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None, ALT_KEY: alt})
-    plt.close(fig)
-    return buf.getvalue(), alt
+    return _panels_png(plt, fig, axes, len(names), title)
 
 
 def overlaid_learning_curves(runs: dict[str, dict[str, list[float]]], title: str, max_panels: int = 4):
@@ -260,7 +252,12 @@ def overlaid_learning_curves(runs: dict[str, dict[str, list[float]]], title: str
         epoch_axis(ax)
         ax.set_ylabel(name.replace("_", " "))
         ax.legend(fontsize="small")
-    for ax in list(axes.flat)[len(names):]:
+    return _panels_png(plt, fig, axes, len(names), title)
+
+
+def _panels_png(plt, fig, axes, used: int, title: str) -> tuple[bytes, str]:
+    """Small multiples done: hide the unused panels, title, describe (the alt text), encode."""
+    for ax in list(axes.flat)[used:]:
         ax.set_visible(False)
     fig.suptitle(title)
     alt = describe(fig)
