@@ -19,6 +19,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 import workcopy
 
@@ -87,6 +88,13 @@ def test_snakemake_run_is_recorded_in_dvc(mini):
     assert 0.16 < xor["final_loss"] < 0.245 and xor["binary_accuracy"] in (0.5, 0.75)
     _assert_dvc_clean(mini)
     _assert_snakemake_idle(mini)
+    # The provenance cards name each input by the hash dvc.lock records for it (.dvcignore'd
+    # files such as Snakemake's .snakemake_timestamp left out, as DVC leaves them out).
+    lock = yaml.safe_load((mini / "dvc.lock").read_text())["stages"]
+    for stage, card in (("train_iris_mlp", "models/iris_mlp/card.json"), ("evaluate_xor", "reports/figures/xor/card.json")):
+        inputs = json.loads((mini / card).read_text())["inputs"]
+        recorded = {d["path"]: d["md5"] for d in lock[stage]["deps"]}
+        assert inputs and {i["path"]: i["md5"] for i in inputs} == {i["path"]: recorded[i["path"]] for i in inputs}, stage
 
 
 def test_cores_1_gives_the_results_of_cores_4(mini):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import REPO
 from dllaunchpad.pipeline import provenance
 
 
@@ -20,12 +21,15 @@ def test_input_hashes_are_the_ones_dvc_records(tmp_path):
     (tmp_path / "data/x.txt").write_text("a\n")
     (tmp_path / "data/sub/y.bin").write_bytes(b"b\nc\x00")
     (tmp_path / "one.csv").write_text("t,v\n0,1\n")
+    (tmp_path / "data/sub/.snakemake_timestamp").write_text("")  # Snakemake's, in a directory output
     dvc = Path(sys.executable).with_name("dvc")
     subprocess.run([dvc, "init", "--no-scm", "-q"], cwd=tmp_path, check=True)
+    shutil.copy(REPO / ".dvcignore", tmp_path / ".dvcignore")  # the repository's: DVC skips what it names
     subprocess.run([dvc, "add", "-q", "data", "one.csv"], cwd=tmp_path, check=True)
     for name, files in (("data", 2), ("one.csv", 1)):
         recorded = yaml.safe_load((tmp_path / f"{name}.dvc").read_text())["outs"][0]["md5"]
-        assert provenance.dvc_md5(tmp_path / name) == (recorded, files)
+        assert provenance.dvc_md5(tmp_path / name, tmp_path) == (recorded, files)
+    assert provenance.dvc_md5(tmp_path / "data")[1] == 3  # without the repository, nothing is skipped
     assert provenance.dvc_md5(tmp_path / "data")[0].endswith(".dir")
 
 

@@ -281,8 +281,8 @@ def test_run_experiment_then_snakemake_report(tmp_path):
     assert model_card["git"]["commit"] is None  # this folder is no git checkout
     assert result_card["train"] == model_card and result_card["step"] == "evaluate"
     inputs = {i["path"]: i["md5"] for i in result_card["inputs"]}
-    assert inputs["models/xor"] == dvc_md5(tmp_path / "models/xor")[0]
-    assert inputs["reports/history/xor.csv"] == dvc_md5(tmp_path / "reports/history/xor.csv")[0]
+    assert inputs["models/xor"] == dvc_md5(tmp_path / "models/xor", tmp_path)[0]
+    assert inputs["reports/history/xor.csv"] == dvc_md5(tmp_path / "reports/history/xor.csv", tmp_path)[0]
     assert 'id="provenance"' in xor_page and "dvc repro evaluate_xor" in xor_page
     assert f"md5 <code>{inputs['models/xor']}</code>" in xor_page
     assert (tmp_path / "reports/experiments/iris_mlp.html").is_file()  # not run, but it has a page

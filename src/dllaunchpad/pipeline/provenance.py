@@ -43,14 +43,29 @@ def file_md5(path: Path) -> str:
     return digest.hexdigest()
 
 
-def dvc_md5(path: Path) -> tuple[str, int]:
+def _dvcignore(root: Path | None):
+    """The patterns of the repository's .dvcignore (gitignore syntax), or None."""
+    f = Path(root) / ".dvcignore" if root is not None else None
+    if f is None or not f.is_file():
+        return None
+    import pathspec
+
+    return pathspec.PathSpec.from_lines("gitwildmatch", f.read_text().splitlines())
+
+
+def dvc_md5(path: Path, root: Path | None = None) -> tuple[str, int]:
     """(hash, number of files) of a file or folder, as DVC 3 writes it in dvc.lock: a file's md5,
-    or for a folder the md5 of the sorted JSON list of its files' {md5, relpath}, plus ".dir"."""
+    or for a folder the md5 of the sorted JSON list of its files' {md5, relpath}, plus ".dir".
+    With `root` (the repository), the files its .dvcignore names are left out, as DVC leaves
+    them out (Snakemake's .snakemake_timestamp in every directory output, for one)."""
     path = Path(path)
     if path.is_file():
         return file_md5(path), 1
+    ignore = _dvcignore(root)
+    top = Path(root).resolve() if root is not None else None
     entries = [{"md5": file_md5(p), "relpath": p.relative_to(path).as_posix()}
-               for p in path.rglob("*") if p.is_file()]
+               for p in path.rglob("*")
+               if p.is_file() and not (ignore and ignore.match_file(p.resolve().relative_to(top).as_posix()))]
     entries.sort(key=lambda e: e["relpath"])
     listing = json.dumps(entries, sort_keys=True).encode()
     return hashlib.md5(listing).hexdigest() + ".dir", len(entries)
@@ -100,7 +115,7 @@ def card(exp, stage, *, seconds: float, device: str, hardware: str, threads: int
     for rel in stage.inputs:
         path = root / rel
         if path.exists():
-            md5, files = dvc_md5(path)
+            md5, files = dvc_md5(path, root)
             inputs.append({"path": rel, "md5": md5, "files": files})
         else:
             inputs.append({"path": rel, "md5": None, "files": 0})
