@@ -244,11 +244,14 @@ def test_a_killed_quick_dag_resumes_to_the_same_results(work, tmp_path):
     _copy_without_outputs(dst, third, dvc=False)
     env = workcopy.env(third)
     command = ["dllaunchpad", "--scale", "quick", "run", "--cores", "2"]
-    proc = subprocess.Popen(command, cwd=third, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # Its output goes to a file: a pipe nobody reads fills up, and Snakemake then blocks on it.
+    log = tmp_path / "killed-run.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(command, cwd=third, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 1800
         while not list((third / "models/.resume/gan").glob("*/last.ckpt")):
-            assert proc.poll() is None, f"the run ended before the GAN saved a checkpoint:\n{proc.stderr.read()[-3000:]}"
+            assert proc.poll() is None, f"the run ended before the GAN saved a checkpoint:\n{log.read_text()[-3000:]}"
             assert time.monotonic() < deadline, "no GAN checkpoint within 30 min"
             time.sleep(0.2)
     finally:
