@@ -131,7 +131,12 @@ def thumbnail(path: Path, width: int = 360) -> bytes:
 
 def read_history(path: Path) -> dict[str, list[float]]:
     with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
+        return parse_history(fh.read())
+
+
+def parse_history(text: str) -> dict[str, list[float]]:
+    """A history CSV's columns as floats (empty cells: NaN); ValueError on a cell that is no number."""
+    rows = list(csv.DictReader(text.splitlines()))
     cols: dict[str, list[float]] = {}
     for r in rows:
         for k, v in r.items():

@@ -184,19 +184,6 @@ def metric_rows(runs: list[Run]) -> tuple[list[MetricRow], list[MetricRow]]:
     return differ, same
 
 
-def _history(text: str) -> dict[str, list[float]]:
-    import csv
-
-    cols: dict[str, list[float]] = {}
-    for row in csv.DictReader(text.splitlines()):
-        for k, v in row.items():
-            try:
-                cols.setdefault(k, []).append(float(v) if v not in ("", None) else float("nan"))
-            except ValueError:
-                cols.setdefault(k, []).append(float("nan"))
-    return cols
-
-
 @dataclass
 class Curves:
     experiment: str
@@ -207,13 +194,20 @@ class Curves:
 def overlaid_curves(runs: list[Run], limit: int = 12) -> tuple[list[Curves], int]:
     """One figure per experiment whose history differs between the runs (at most `limit`; the
     number left out is returned too)."""
-    from dllaunchpad.analysis.figures import overlaid_learning_curves
+    from dllaunchpad.analysis.figures import overlaid_learning_curves, parse_history
+
+    def readable(text: str) -> dict[str, list[float]] | None:
+        try:
+            return parse_history(text)
+        except ValueError:  # a broken history is its own page's to show; here it is left out
+            return None
 
     names = [e for e in sorted({e for r in runs for e in r.histories})
              if len({r.histories.get(e) for r in runs}) > 1]
     out = []
     for exp in names[:limit]:
-        drawn = overlaid_learning_curves({r.title: _history(r.histories[exp]) for r in runs if exp in r.histories},
+        histories = {r.title: readable(r.histories[exp]) for r in runs if exp in r.histories}
+        drawn = overlaid_learning_curves({t: h for t, h in histories.items() if h is not None},
                                          f"{exp}: learning curves of each run")
         if drawn is not None:
             png, alt = drawn
