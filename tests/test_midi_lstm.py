@@ -38,10 +38,29 @@ def test_forward_shapes_and_loss_terms():
     pred = model(x)
     assert pred["pitch"].shape == (5, 128) and pred["step"].shape == (5,) and pred["duration"].shape == (5,)
     target = torch.tensor([[60.0, 0.25, 0.5]] * 5)
-    parts = MidiLSTM.losses(pred, target)
-    expected = (torch.nn.functional.cross_entropy(pred["pitch"], target[:, 0].long())
-                + ((pred["step"] - 0.25) ** 2).mean() + ((pred["duration"] - 0.5) ** 2).mean())
-    torch.testing.assert_close(parts["loss"], expected)
+    parts = model.losses(pred, target)
+    ce = torch.nn.functional.cross_entropy(pred["pitch"], target[:, 0].long())
+    step, duration = ((pred["step"] - 0.25) ** 2).mean(), ((pred["duration"] - 0.5) ** 2).mean()
+    torch.testing.assert_close(parts["loss"], ce + step + duration)
+    torch.testing.assert_close(parts["unweighted"], ce + step + duration)
+    # exercise 31.9.2's loss weights: the objective is weighted, the chapter's sum stays unweighted
+    weighted = MidiLSTM(hidden=16, vocab=128, dropout=0.1, optimizer=ADAM,
+                        loss_weights={"pitch": 0.05, "step": 1.0, "duration": 2.0})
+    parts = weighted.losses(pred, target)
+    torch.testing.assert_close(parts["loss"], 0.05 * ce + step + 2.0 * duration)
+    torch.testing.assert_close(parts["unweighted"], ce + step + duration)
+    with pytest.raises(ValueError, match="unknown term.*velocity"):
+        MidiLSTM(hidden=16, vocab=128, dropout=0.1, optimizer=ADAM, loss_weights={"velocity": 1.0})
+
+
+def test_a_stacked_lstm_counts_its_second_layer():
+    # exercise 31.9.2's extra layer: layer 2 reads layer 1's 128-unit state, 4 x (128 x 256 + 256)
+    model = MidiLSTM(hidden=128, vocab=128, dropout=0.1, optimizer=ADAM, layers=2)
+    assert model.rnn.num_layers == 2 and model.rnn.dropout == 0.1
+    assert sum(p.numel() for p in model.parameters()) == parameter_count(128, 128, layers=2) == 84866 + 132096
+    assert MidiLSTM(hidden=8, vocab=128, dropout=0.1, optimizer=ADAM).rnn.dropout == 0.0  # one layer: none
+    out = model(torch.rand(2, 25, 3))
+    assert out["pitch"].shape == (2, 128)
 
 
 def _constant_heads(step_bias: float, duration_bias: float, pitch: int | None = None) -> MidiLSTM:

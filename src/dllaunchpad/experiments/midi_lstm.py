@@ -30,7 +30,8 @@ STAT_KEYS = ["pitch_class_distance", "in_training_range", "mean_step", "mean_dur
 
 def model(exp) -> MidiLSTM:
     m = exp.spec["model"]
-    return MidiLSTM(m["hidden"], m["vocab"], m["dropout"], exp.spec["optimizer"])
+    return MidiLSTM(m["hidden"], m["vocab"], m["dropout"], exp.spec["optimizer"], layers=m.get("layers", 1),
+                    loss_weights=m.get("loss_weights"))
 
 
 def holdout_file(exp, files) -> str:
@@ -150,10 +151,7 @@ def evaluate(exp, module, figures_dir: Path) -> dict:
     history = read_history(exp.path(exp.history))
     curves(figures_dir / "loss.png", history, ["train_loss", "val_loss"], "loss (CE + MSE + MSE)",
            "Training and validation loss per epoch", labels={"train_loss": "train", "val_loss": "validation"})
-    curves(figures_dir / "loss_terms.png", history, ["val_pitch_loss", "val_step_loss", "val_duration_loss"],
-           "validation loss term", "Validation loss by head",
-           labels={"val_pitch_loss": "pitch (cross-entropy)", "val_step_loss": "step (MSE, s²)",
-                   "val_duration_loss": "duration (MSE, s²)"}, logy=True)
+    _loss_terms_figure(figures_dir / "loss_terms.png", exp, history)
 
     summary = read_generated_summary(exp)
     io.write_text(figures_dir / "statistics.csv", exp.path(exp.generated_dir).joinpath("statistics.csv").read_text())
@@ -161,20 +159,48 @@ def evaluate(exp, module, figures_dir: Path) -> dict:
 
     info = json.loads(exp.path(exp.model_dir).joinpath("train.json").read_text())
     val = np.array(history["val_loss"])
-    hidden, vocab = exp.spec["model"]["hidden"], exp.spec["model"]["vocab"]
+    m = exp.spec["model"]
     metrics = {
         "train_loss": history["train_loss"][-1],   # last epoch, the chapter's printed values
-        "val_loss": history["val_loss"][-1],
-        "val_pitch_loss": history["val_pitch_loss"][-1],
+        "val_loss": history["val_loss"][-1],       # the objective (weighted when loss_weights are set)
+        # each term, and the chapter's unweighted sum: on one scale whatever the weights
+        **{f"val_{t}_loss": history[f"val_{t}_loss"][-1] for t in ("pitch", "step", "duration", "unweighted")
+           if f"val_{t}_loss" in history},
         "val_pitch_accuracy": history["val_pitch_accuracy"][-1],
         "best_val_loss": float(val.min()),
         "best_val_epoch": int(val.argmin()) + 1,
+        "epochs_run": int(info["epochs_run"]),
         "epoch_seconds": round(info["train_seconds"] / max(info["epochs_run"], 1), 3),
         "parameters": sum(p.numel() for p in module.parameters()),
-        "parameters_by_hand": parameter_count(hidden, vocab),
+        "parameters_by_hand": parameter_count(m["hidden"], m["vocab"], layers=m.get("layers", 1)),
         **summary["metrics"],
     }
     return metrics
+
+
+def _loss_terms_figure(path: Path, exp, history: dict) -> None:
+    """The three loss terms, each on its own axis (exercise 31.9.2: "investigate the parameter
+    losses individually"): cross-entropy in nats and the two MSEs in s² differ by orders of
+    magnitude, so one shared axis would flatten the small ones."""
+    from dllaunchpad.analysis.figures import epoch_axis, pyplot, save
+
+    weights = exp.spec["model"].get("loss_weights") or {}
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    few = len(history.get("epoch", [])) < 12
+    for ax, (term, what) in zip(axes, [("pitch", "cross-entropy (nats)"), ("step", "MSE (s²)"),
+                                       ("duration", "MSE (s²)")]):
+        for split, name in (("train", "train"), ("val", "validation")):
+            key = f"{split}_{term}_loss"
+            if key in history:
+                ax.plot(history["epoch"], history[key], label=name, marker="o" if few else None, markersize=4)
+        epoch_axis(ax)
+        ax.set_ylabel(what)
+        ax.set_title(f"{term}: weight {float(weights.get(term, 1.0)):g} in the objective", fontsize=10)
+        ax.legend()
+    fig.suptitle(f"{exp.name}: the three loss terms per epoch")
+    save(fig, path, alt="Three panels, pitch cross-entropy, step MSE and duration MSE, each with its training "
+                        "and validation curve per epoch.")
 
 
 def _pitch_class_figure(path: Path, summary: dict, music_dir: Path) -> None:

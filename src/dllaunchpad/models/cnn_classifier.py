@@ -44,7 +44,8 @@ def feature_size(size: int, n_filters: int, kernel_size: int, pools: list[bool])
 
 class CNNClassifier(Classifier):
     def __init__(self, in_channels: int, image_size: int, filters: list[int], pool: list[bool],
-                 dense: list[int], n_classes: int, optimizer: dict, kernel_size: int = 3):
+                 dense: list[int], n_classes: int, optimizer: dict, kernel_size: int = 3,
+                 dropout: list[float] | None = None):
         if len(pool) != len(filters):
             raise ValueError(f"pool has {len(pool)} entries for {len(filters)} conv blocks")
         blocks: list[nn.Module] = []
@@ -55,7 +56,7 @@ class CNNClassifier(Classifier):
                       [keras_conv2d(channels, f, kernel_size), nn.ReLU()]
             channels = f
         flat = feature_size(image_size, filters[-1], kernel_size, pool)
-        net = nn.Sequential(*blocks, nn.Flatten(), dense_stack(flat, dense, n_classes))
+        net = nn.Sequential(*blocks, nn.Flatten(), dense_stack(flat, dense, n_classes, dropout))
         super().__init__(net, optimizer)
         self.net.to(memory_format=torch.channels_last)
         self.in_channels, self.image_size = in_channels, image_size

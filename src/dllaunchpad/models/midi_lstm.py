@@ -7,6 +7,12 @@ already, so torch's default initialisation and Adam's eps 1e-8 are the chapter's
 Loss = cross-entropy(pitch) + MSE(step) + MSE(duration), unweighted, as in the chapter and the
 issue. Inputs are the raw features (pitch 0-127 as a float, step and duration in seconds), as the
 chapter feeds them.
+
+Exercise 31.9.2 varies the model: ``layers`` stacks LSTMs (torch's num_layers; the same dropout
+between layers as after the last one, as Keras' LSTM -> Dropout -> LSTM stacking does), and
+``loss_weights`` weights the three terms of the training objective. The objective is what
+``loss`` logs; ``unweighted_loss`` is always the chapter's plain sum, so runs with different
+weights can be compared on one scale.
 """
 
 from __future__ import annotations
@@ -21,11 +27,22 @@ from dllaunchpad.models.epoch_logging import EpochLoggingModule
 N_FEATURES = 3  # pitch, step, duration
 
 
+TERMS = ("pitch", "step", "duration")
+
+
 class MidiLSTM(EpochLoggingModule):
-    def __init__(self, hidden: int, vocab: int, dropout: float, optimizer: dict):
+    def __init__(self, hidden: int, vocab: int, dropout: float, optimizer: dict, *, layers: int = 1,
+                 loss_weights: dict[str, float] | None = None):
         super().__init__()
         self.optimizer_spec = optimizer
-        self.rnn = nn.LSTM(N_FEATURES, hidden, batch_first=True)
+        weights = {t: 1.0 for t in TERMS} | dict(loss_weights or {})
+        if set(weights) != set(TERMS):
+            raise ValueError(f"loss_weights: unknown term(s) {sorted(set(weights) - set(TERMS))}; the terms are "
+                             f"{list(TERMS)}")
+        self.loss_weights = {t: float(weights[t]) for t in TERMS}
+        # torch applies num_layers' dropout between layers only (none after the last: self.dropout)
+        self.rnn = nn.LSTM(N_FEATURES, hidden, num_layers=layers, batch_first=True,
+                           dropout=dropout if layers > 1 else 0.0)
         self.dropout = nn.Dropout(dropout)
         self.fc_pitch = nn.Linear(hidden, vocab)
         self.fc_step = nn.Linear(hidden, 1)
@@ -38,13 +55,14 @@ class MidiLSTM(EpochLoggingModule):
         return {"pitch": self.fc_pitch(last), "step": self.fc_step(last).squeeze(-1),
                 "duration": self.fc_duration(last).squeeze(-1)}
 
-    @staticmethod
-    def losses(pred: dict, target: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The three terms and their sum for target notes (batch, 3)."""
+    def losses(self, pred: dict, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The three terms, their plain sum (the chapter's loss) and the weighted sum (the
+        objective, = the plain sum at the default weights) for target notes (batch, 3)."""
         parts = {"pitch": F.cross_entropy(pred["pitch"], target[:, 0].long()),
                  "step": F.mse_loss(pred["step"], target[:, 1]),
                  "duration": F.mse_loss(pred["duration"], target[:, 2])}
-        parts["loss"] = parts["pitch"] + parts["step"] + parts["duration"]
+        parts["unweighted"] = parts["pitch"] + parts["step"] + parts["duration"]
+        parts["loss"] = sum(self.loss_weights[t] * parts[t] for t in TERMS)
         return parts
 
     def _step(self, batch, prefix: str) -> torch.Tensor:
@@ -54,7 +72,7 @@ class MidiLSTM(EpochLoggingModule):
         parts = self.losses(pred, target)
         n = len(windows)
         self.log(f"{prefix}_loss", parts["loss"], on_step=False, on_epoch=True, prog_bar=True, batch_size=n)
-        for name in ("pitch", "step", "duration"):
+        for name in (*TERMS, "unweighted"):
             self.log(f"{prefix}_{name}_loss", parts[name], on_step=False, on_epoch=True, batch_size=n)
         accuracy = (pred["pitch"].argmax(-1) == target[:, 0].long()).float().mean()
         self.log(f"{prefix}_pitch_accuracy", accuracy, on_step=False, on_epoch=True, batch_size=n)
@@ -70,10 +88,11 @@ class MidiLSTM(EpochLoggingModule):
         return build_optimizer(self.parameters(), self.optimizer_spec)
 
 
-def parameter_count(hidden: int, vocab: int, inputs: int = N_FEATURES) -> int:
+def parameter_count(hidden: int, vocab: int, inputs: int = N_FEATURES, layers: int = 1) -> int:
     """By hand: an LSTM layer has 4 gates, each with input and recurrent weights and, in torch,
-    two bias vectors (b_ih and b_hh); then the three heads."""
-    lstm = 4 * (hidden * (inputs + hidden) + 2 * hidden)
+    two bias vectors (b_ih and b_hh); a stacked layer's input is the layer below's hidden state;
+    then the three heads."""
+    lstm = 4 * (hidden * (inputs + hidden) + 2 * hidden) + (layers - 1) * 4 * (hidden * 2 * hidden + 2 * hidden)
     return lstm + (hidden * vocab + vocab) + 2 * (hidden + 1)
 
 
