@@ -170,6 +170,8 @@ def read_lines(exp, module) -> tuple[list[dict], dict]:
     from dllaunchpad.analysis import line_reader
 
     texts = line_texts(exp)
+    if not texts:  # evaluate.lines empty and random_lines 0: nothing to read
+        return [], {"lines_read": 0, "line_characters": 0, "line_character_accuracy": None, "lines_read_exactly": 0}
     images = render_lines(exp, texts)
     classify = classify_fn(module)
     rows, errors, total = [], 0, 0
@@ -206,11 +208,11 @@ def _lines_figure(exp, rows: list[dict], path: Path, shown: int = 8) -> None:
 
 def _generated_letters_figure(exp, path: Path) -> None:
     """A few letters as the training pool holds them: the same generator, a small sample."""
-    images, labels, fonts = li.generate(list("B8IO"), 6, seed=exp.seed + 1000, augment=_augment(exp),
+    images, labels, fonts = li.generate(list("BIOSZG"), 6, seed=exp.seed + 1000, augment=_augment(exp),
                                         fonts=_fonts(exp))
     _classification.image_grid(images, [f"{CLASSES[int(k)]} ({Path(f).stem[:12]})" for k, f in zip(labels, fonts)],
-                               path, f"{exp.name}: augmented letters (sample; digits 8 are MNIST in the pool)",
-                               cols=6)
+                               path, f"{exp.name}: augmented look-alike letters, made as the pool's are "
+                                     "(the pool's digits are MNIST's)", cols=6)
 
 
 def evaluate(exp, module, figures_dir: Path) -> dict:
@@ -237,9 +239,10 @@ def evaluate(exp, module, figures_dir: Path) -> dict:
                                      f"{exp.name}: the look-alikes' corner of the confusion matrix")
     rows, line_metrics = read_lines(exp, module)
     metrics.update(line_metrics)
-    _lines_figure(exp, rows, figures_dir / "lines_read.png")
-    io.write_text(figures_dir / "lines_read.csv", "text,read,character_accuracy\n" + "".join(
-        f"{r['text']},{r['read']},{r['character_accuracy']:.4f}\n" for r in rows))
+    if rows:
+        _lines_figure(exp, rows, figures_dir / "lines_read.png")
+        io.write_text(figures_dir / "lines_read.csv", "text,read,character_accuracy\n" + "".join(
+            f"{r['text']},{r['read']},{r['character_accuracy']:.4f}\n" for r in rows))  # no commas in 0-9 A-Z
     _generated_letters_figure(exp, figures_dir / "generated_letters.png")
     metrics["note"] = answer(metrics, counts)
     metrics["thumbnail"] = "look_alikes.png"
@@ -255,6 +258,7 @@ def answer(m: dict, counts: np.ndarray) -> str:
     return (f"Test accuracy {m['test_accuracy']:.3f} on {m['test_examples']} images of 36 classes (digits "
             f"{m['digit_test_accuracy']:.3f}, letters {m['letter_test_accuracy']:.3f}); {m['digit_letter_mixups']} "
             f"test images were taken for the other kind. {pair('8', 'B')}; {pair('1', 'I')}; the most confused "
-            f"look-alike pair is {worst[0]}/{worst[1]} ({m[f'confusion_{worst[0]}_{worst[1]}']} both ways). The line "
-            f"reader read {m['lines_read_exactly']} of {m['lines_read']} lines exactly, with character accuracy "
-            f"{m['line_character_accuracy']:.3f} over {m['line_characters']} characters.")
+            f"look-alike pair is {worst[0]}/{worst[1]} ({m[f'confusion_{worst[0]}_{worst[1]}']} both ways)."
+            + (f" The line reader read {m['lines_read_exactly']} of {m['lines_read']} lines exactly, with character "
+               f"accuracy {m['line_character_accuracy']:.3f} over {m['line_characters']} characters."
+               if m["lines_read"] else " No lines were read (evaluate.lines is empty and random_lines 0)."))
