@@ -18,8 +18,9 @@ the fonts and their lookup are those of :mod:`digit_images`, which CI installs).
   digits are not all exactly 20 pixels tall and their centring is rounded to whole pixels;
 - quantised to 8 bits like MNIST (and like a PNG).
 
-Every random choice comes from one ``numpy.random.Generator``: :func:`generate` with the same
-seed gives byte-identical arrays. The label of an image is the index of its character in CLASSES,
+Every random choice of a copy comes from a ``numpy.random.Generator``: :func:`generate` seeds one
+per copy from (seed, label, copy index), so the same seed gives byte-identical arrays and any
+subset of the copies can be made alone. The label of an image is the index of its character in CLASSES,
 so digits keep MNIST's labels 0-9 and letter L is ``10 + LETTERS.index(L)``; the augmentation
 cannot change it (a copy of an "I" is an "I").
 
