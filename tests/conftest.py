@@ -24,6 +24,24 @@ os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get(
 MIRROR = Path(__file__).resolve().parents[1].parent / "shared" / "mirror"
 
 
+@pytest.fixture(scope="module")
+def quick():
+    """The registry at scale quick, as the quick DAG builds it (one per test module)."""
+    from dllaunchpad.pipeline.config import load_params
+    from dllaunchpad.pipeline.registry import Registry
+
+    return Registry.from_params(load_params(scale="quick"))
+
+
+@pytest.fixture(scope="module")
+def full():
+    """The registry at the chapter's full settings (one per test module)."""
+    from dllaunchpad.pipeline.config import load_params
+    from dllaunchpad.pipeline.registry import Registry
+
+    return Registry.from_params(load_params(scale="full"))
+
+
 @pytest.fixture
 def mirror():
     """``mirror("iris")`` -> the mirror's iris folder; skips the test when it is not there."""

@@ -13,21 +13,10 @@ import torch
 
 from conftest import require
 from dllaunchpad.datasets import digit_images as D
-from dllaunchpad.pipeline.config import load_params
-from dllaunchpad.pipeline.registry import Experiment, Registry
+from dllaunchpad.pipeline.registry import Experiment
 from dllaunchpad.training.checkpoints import load_weights
 
 RMSPROP = {"name": "rmsprop", "lr": 0.001, "rho": 0.9, "eps": 1.0e-7}
-
-
-@pytest.fixture(scope="module")
-def quick():
-    return Registry.from_params(load_params(scale="quick"))
-
-
-@pytest.fixture(scope="module")
-def full():
-    return Registry.from_params(load_params(scale="full"))
 
 
 # -- the registry entries ------------------------------------------------------------------------

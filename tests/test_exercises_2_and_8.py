@@ -17,20 +17,9 @@ from dllaunchpad.datasets.digit_images import find_fonts
 from dllaunchpad.datasets.idx import read_idx_pair
 from dllaunchpad.experiments import letters_digits as LD
 from dllaunchpad.pipeline.config import load_params, read_params
-from dllaunchpad.pipeline.registry import Registry
 from dllaunchpad.pipeline.stages import build_stages
 
 from supervised_data import experiment, one_thread
-
-
-@pytest.fixture(scope="module")
-def quick():
-    return Registry.from_params(load_params(scale="quick"))
-
-
-@pytest.fixture(scope="module")
-def full():
-    return Registry.from_params(load_params(scale="full"))
 
 
 # -- exercise 2 -----------------------------------------------------------------------------------

@@ -15,19 +15,9 @@ from torch import nn
 
 from dllaunchpad.analysis.milestones import epochs_to, first_epoch
 from dllaunchpad.pipeline.config import ParamsError, load_params
-from dllaunchpad.pipeline.registry import Experiment, Registry
+from dllaunchpad.pipeline.registry import Experiment
 
 ADAM = {"name": "adam", "lr": 0.001, "eps": 1.0e-7}
-
-
-@pytest.fixture(scope="module")
-def quick():
-    return Registry.from_params(load_params(scale="quick"))
-
-
-@pytest.fixture(scope="module")
-def full():
-    return Registry.from_params(load_params(scale="full"))
 
 
 # -- the registry entries ------------------------------------------------------------------------

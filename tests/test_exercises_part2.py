@@ -16,21 +16,9 @@ from dllaunchpad.experiments import double_descent as dd
 from dllaunchpad.experiments import rnn_forecaster as rnnf
 from dllaunchpad.models import random_features as rf
 from dllaunchpad.models.rnn_forecaster import RNNForecaster
-from dllaunchpad.pipeline.config import load_params
-from dllaunchpad.pipeline.registry import Registry
 from dllaunchpad.runners import compare as cmp_runner
 
 ADAM = {"name": "adam", "lr": 0.001, "eps": 1.0e-7}
-
-
-@pytest.fixture(scope="module")
-def quick():
-    return Registry.from_params(load_params(scale="quick"))
-
-
-@pytest.fixture(scope="module")
-def full():
-    return Registry.from_params(load_params(scale="full"))
 
 
 # -- the registry entries ------------------------------------------------------------------------
