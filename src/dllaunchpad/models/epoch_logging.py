@@ -14,7 +14,7 @@ each validation epoch. The logged numbers are bit for bit the ones Lightning com
 callbacks see them at the same hooks (`on_train_epoch_end`, where the history, early stopping
 and checkpoint callbacks read `trainer.callback_metrics`). Any other kind of `self.log` call
 (per step, min/max reductions, no batch_size, during sanity checks or tests) goes to Lightning
-unchanged.
+unchanged. Under DDP the sums and counts are added over the ranks before the mean.
 """
 
 from __future__ import annotations
@@ -73,8 +73,16 @@ class EpochLoggingModule(L.LightningModule):
         entry[1] += batch_size
 
     def _log_epoch_means(self, stage: str) -> None:
+        distributed = self._trainer is not None and self.trainer.world_size > 1
         for name, (total, count, kwargs) in self._epoch_sums.pop(stage, {}).items():
-            mean = total / torch.tensor(count, device=total.device)
+            count = torch.tensor(count, device=total.device)
+            if distributed:
+                # Under DDP each rank summed its own shard of the epoch: the epoch's mean is over
+                # all of them, as one process would log it (Lightning's sync_dist would average
+                # the ranks' means instead). Every rank logs the same names in the same order.
+                total = self.trainer.strategy.reduce(total, reduce_op="sum")
+                count = self.trainer.strategy.reduce(count.to(total.dtype), reduce_op="sum")
+            mean = total / count
             super().log(name, mean, on_step=False, on_epoch=True, batch_size=1, **kwargs)
 
     def on_train_batch_end(self, outputs, batch, batch_idx):

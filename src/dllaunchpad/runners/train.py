@@ -8,7 +8,8 @@ family. Outputs (atomic, so a killed job leaves nothing that looks finished):
 - ``models/<exp>/best.ckpt``   ``{"state_dict", "epoch", "monitor", "value"}`` of the best epoch,
                                when the trainer settings ask for early stopping with
                                ``restore_best`` or for ``checkpoint_best``
-- ``models/<exp>/train.json``  wall time, device, scale, epochs run, best epoch, resumed-from epoch
+- ``models/<exp>/train.json``  wall time, device, scale, epochs run, best epoch, resumed-from epoch,
+                               DDP world size
 - ``models/<exp>/card.json``   the model card: commit, input hashes, versions, rebuild commands,
                                peak memory (pipeline/provenance.py)
 - ``reports/history/<exp>.csv`` one row per epoch (DVC plots)
@@ -17,6 +18,9 @@ While it trains, a full checkpoint is written atomically at the end of every epo
 ``models/.resume/<exp>/<key>/`` (see resume.py): a killed run, rerun, continues from there and
 ends with the same results as an uninterrupted one.
 
+Under DDP (trainer.devices > 1, or num_nodes > 1 started by srun) every rank runs this; rank 0
+writes the outputs, and the others meet it in the collective checkpoint save.
+
 The training loop itself (Trainer, callbacks, seeding) is training/fit.py, shared with families
 that fit several models inside one experiment.
 """
@@ -24,6 +28,7 @@ that fit several models inside one experiment.
 from __future__ import annotations
 
 import logging
+import socket
 from pathlib import Path
 
 from dllaunchpad import io
@@ -59,6 +64,9 @@ def train(exp: Experiment, progress: bool | None = None, stage=None) -> dict:
                  progress=progress, extra_callbacks=extra, resume_dir=resume_dir,
                  checkpoint_interval_s=exp.checkpoint_interval_s)
     trainer, best = result["trainer"], result["best"]
+    if trainer.world_size > 1:  # one line per process: where each rank of a DDP run trained
+        log.info("%s: rank %d of %d trained on host %s", exp.name, trainer.global_rank, trainer.world_size,
+                 socket.gethostname())
 
     info = {
         "experiment": exp.name,
@@ -72,6 +80,7 @@ def train(exp: Experiment, progress: bool | None = None, stage=None) -> dict:
         "best_epoch": best.epoch if best else None,
         "best_value": best.value if best else None,
         "resumed_from_epoch": result["resumed_from_epoch"],
+        "world_size": trainer.world_size,  # processes (DDP ranks) that trained it together
         "torch": torch.__version__,
         "lightning": L.__version__,
     }
@@ -91,6 +100,10 @@ def train(exp: Experiment, progress: bool | None = None, stage=None) -> dict:
                     threads=info["threads"], gpu_peak_mb=gpu_peak))
         io.write_text(root / exp.history, history_csv(result["history"]))
         resume.clear(exp)  # the outputs are complete: nothing left to resume
+    else:
+        # Trainer.save_checkpoint is a collective under DDP (it ends in a barrier): the other
+        # ranks of a multi-process run meet rank 0's save there. They write nothing.
+        trainer.save_checkpoint(root / exp.checkpoint, weights_only=False)
     return info
 
 
