@@ -126,10 +126,12 @@ def test_gpu_request_comes_from_the_trainer_settings(raw_params):
     plugin = gpu_request(dict(cluster, gpu_request="gpu", gpu_model="h100"), {"devices": 2})
     assert plugin["gpu"] == 2 and plugin["gpu_model"] == "h100" and "gres" not in plugin
     multi = gpu_request(cluster, {"devices": 2, "num_nodes": 3})
-    assert (multi["nodes"], multi["tasks"], multi["tasks_per_node"], multi["gres"]) == (3, 6, 2, "gpu:2")
+    assert (multi["nodes"], multi["tasks"], multi["tasks_per_gpu"], multi["gres"]) == (3, 6, 1, "gpu:2")
+    assert multi["mpi"] == "srun" and "tasks_per_node" not in multi  # the plugin's MPI job rules
+    assert gpu_request(dict(cluster, gpu_request="gpu"), {"devices": 2, "num_nodes": 3})["gpu"] == 6  # the job's
     raw_params["experiments"]["mnist_cnn"]["trainer"].update(devices=2, num_nodes=2)
     stage = Registry.from_params(load_params(raw_params)).stage("train_mnist_cnn")
-    assert stage.cluster_command("full") == "srun dllaunchpad --scale full --threads 1 train mnist_cnn"
+    assert stage.cluster_command("full") == "srun --nodes=2 --ntasks-per-node=2 dllaunchpad --scale full --threads 1 train mnist_cnn"
     assert stage.command() == "dllaunchpad --threads 1 train mnist_cnn"  # DVC runs it locally
     assert stage.resources["gres"] == "gpu:2" and stage.resources["nodes"] == 2
 

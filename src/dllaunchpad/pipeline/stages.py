@@ -60,7 +60,7 @@ class Stage:
     resources: dict = field(compare=False)
     gpu: bool = False
     local: bool = False            # runs on the submitting host under a cluster profile
-    launcher: str = ""             # "srun" for multi-node training under SLURM (Snakemake only)
+    launcher: str = ""             # "srun ..." for multi-node training under SLURM (Snakemake only)
     # The fetch of a local-folder dataset (pipeline/folders.py): Snakemake's inputs are the
     # folder's files, DVC's dependency is the folder itself (it hashes every file in it).
     source_folder: str | None = None
@@ -135,8 +135,18 @@ def gpu_request(cluster: dict, trainer: dict) -> dict:
         res["gres"] = f"gpu:{model + ':' if model else ''}{n}"
     if nodes > 1:
         # One job of `nodes` nodes with one task per GPU, started through srun (Stage.launcher):
-        # Lightning's SLURM environment then gives every process its rank.
-        res.update({"nodes": nodes, "tasks": nodes * n, "tasks_per_node": n, "cpus_per_task": cluster.get("cpus_per_gpu", 4)})
+        # Lightning's SLURM environment then gives every process its rank. For the slurm plugin
+        # (tested on a two-node cluster in tests/test_slurm.py):
+        # - `mpi` makes its job step run the rule's command as it is, where it would otherwise
+        #   wrap it in a one-task `srun -n1`, inside which our srun started one task on one
+        #   node (seen on the test cluster: Lightning then stopped, "--nodes=1 does not match");
+        # - an MPI job takes `tasks` (all nodes together), not also `tasks_per_node`;
+        # - `tasks_per_gpu` 1: a GPU job's sbatch line otherwise says --ntasks-per-gpu=<tasks>;
+        # - `--gpus` counts the whole job's GPUs, where `gres` counts each node's.
+        res.update({"nodes": nodes, "tasks": nodes * n, "tasks_per_gpu": 1, "mpi": "srun",
+                    "cpus_per_task": cluster.get("cpus_per_gpu", 4)})
+        if "gpu" in res:
+            res["gpu"] = nodes * n
     return {k: v for k, v in res.items() if v is not None}
 
 
@@ -150,8 +160,16 @@ def _logs(reg: Registry, step: str, target: str) -> dict:
 
 
 def _launcher(exp: Experiment) -> str:
-    """`srun` for a multi-node training job (one process per GPU, ranks from SLURM); none else."""
-    return "srun" if exp.gpu and int(exp.spec["trainer"].get("num_nodes", 1)) > 1 else ""
+    """`srun` for a multi-node training job (one process per GPU, ranks from SLURM); none else.
+    It spells out the geometry: the slurm plugin's job step strips the job's SLURM_* variables
+    (SLURM_NNODES, SLURM_NTASKS) before it runs a rule, so a bare srun would start one task on
+    one node; and Lightning's SLURM environment refuses several tasks without
+    SLURM_NTASKS_PER_NODE, which only --ntasks-per-node sets."""
+    trainer = exp.spec["trainer"]
+    nodes = int(trainer.get("num_nodes", 1))
+    if not exp.gpu or nodes <= 1:
+        return ""
+    return f"srun --nodes={nodes} --ntasks-per-node={int(trainer.get('devices', 1))}"
 
 
 def _experiment_params(exp: Experiment) -> tuple[str, ...]:
