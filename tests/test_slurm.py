@@ -1,12 +1,14 @@
-"""A real single-host SLURM cluster (munged, slurmctld, slurmd on 127.0.0.1, partitions `cpu`
-and `gpu`, two fake GPUs) runs a small DAG through the real profile with the command users type:
+"""A real single-host SLURM cluster (munged, slurmctld, two nodes' slurmd on 127.0.0.1, the second
+in its own UTS namespace; partitions `cpu` and `gpu`, two fake GPUs per node) runs a small DAG
+through the real profile with the command users type:
 
     snakemake --cores 8 --profile slurm <targets> --config scale=quick skip_datasets=[rps]
 
 from the root of a working copy whose registry is cut down to iris and XOR: one fetch, one
 preprocess, one GPU-tagged training job, its evaluation, and the report. The test reads back
 from Slurm (`scontrol show job`, finished jobs stay listed for MinJobAge=600 s) which partition
-and gres each job had, and stops the cluster it started.
+and gres each job had, and stops the cluster it started. A second test runs a two-node DDP
+training job through `srun` and compares it with a single process.
 """
 
 from __future__ import annotations
@@ -104,3 +106,65 @@ def test_profile_slurm_puts_training_on_the_gpu_partition(cluster, tmp_path):
     assert json.loads((root / "reports/metrics/xor.json").read_text())["epochs_run"] == 300
     assert (root / "reports/index.html").stat().st_size > 1000  # the report ran on the submit host
     assert (root / "data/processed/iris/summary.json").exists()
+
+
+def _nodes() -> list[str]:
+    out = subprocess.run(["sinfo", "-h", "-N", "-p", "gpu", "-o", "%N"], capture_output=True, text=True, check=True).stdout
+    return sorted(set(out.split()))
+
+
+def test_a_two_node_job_trains_with_ddp_through_srun_as_one_process_would(cluster, tmp_path):
+    """`trainer: {num_nodes: 2}` makes ONE Slurm job of two nodes, whose `srun` starts one
+    training process on each (start-cluster.sh runs the second node's slurmd in its own UTS
+    namespace); Lightning's SLURM environment gives them their ranks and DDP runs over gloo.
+
+    DDP is checked against a single-process run of the same entry: rank r takes every second
+    sample of each epoch's seeded order from position r (batches.TensorBatches), so two ranks'
+    batches of 16 are, together, the one process's batch of 32, and the gradient averaged over
+    the ranks is that batch's gradient. The two runs must end with the same weights up to
+    float rounding, and the same synced epoch metrics."""
+    import torch
+
+    nodes = _nodes()
+    assert len(nodes) >= 2, f"the test cluster has one node ({nodes}): see start-cluster.sh's log"
+
+    def two_nodes(params):
+        iris = params["experiments"]["iris_mlp"]
+        iris["quick"]["trainer"]["epochs"] = 30
+        iris["variants"] = {"named": {"two_nodes": {"trainer.num_nodes": 2, "trainer.batch_size": 16}}}
+
+    root = workcopy.make_copy(tmp_path / "launchpad", edit=two_nodes, datasets=["iris"], experiments=["iris_mlp"],
+                              scale="quick")
+    metrics = ["reports/metrics/iris_mlp.json", "reports/metrics/iris_mlp__two_nodes.json"]
+    run = workcopy.run(["snakemake", "--cores", "8", "--profile", "slurm", *metrics,
+                        "--config", "scale=quick", "skip_datasets=[rps]"], root, timeout=600)
+    log = run.stdout + run.stderr
+    jobs = _submitted(log)
+
+    multi = _job(jobs["train_iris_mlp__two_nodes"])
+    assert multi["JobState"] == "COMPLETED" and multi["Partition"] == "gpu", multi
+    assert (multi["NumNodes"], multi["NumTasks"]) == ("2", "2"), multi
+    single = _job(jobs["train_iris_mlp"])
+    assert (single["NumNodes"], single["NumTasks"]) == ("1", "1"), single
+
+    # Both ranks trained, each on its own node, and rank 0 wrote the outputs.
+    train_log = (root / "logs/train/iris_mlp__two_nodes.log").read_text()
+    hosts = dict(re.findall(r"rank (\d) of 2 trained on host (\S+)", train_log))
+    assert set(hosts) == {"0", "1"} and len(set(hosts.values())) == 2, train_log[-3000:]
+    assert set(hosts.values()) <= set(nodes)
+    info = json.loads((root / "models/iris_mlp__two_nodes/train.json").read_text())
+    assert info["world_size"] == 2 and info["epochs_run"] == 30
+    assert json.loads((root / "models/iris_mlp/train.json").read_text())["world_size"] == 1
+
+    def weights(exp):
+        return torch.load(root / f"models/{exp}/last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+
+    one, two = weights("iris_mlp"), weights("iris_mlp__two_nodes")
+    assert one.keys() == two.keys()
+    gap = max(float((one[k] - two[k]).abs().max()) for k in one)
+    assert gap < 1e-5, f"DDP weights differ from the single process's by {gap}"
+
+    m1, m2 = (json.loads((root / m).read_text()) for m in metrics)
+    assert m1["test_accuracy"] == m2["test_accuracy"]
+    for key in ("test_cross_entropy", "final_train_loss", "final_val_loss", "final_train_accuracy"):
+        assert m2[key] == pytest.approx(m1[key], abs=1e-5), key  # epoch means summed over both ranks

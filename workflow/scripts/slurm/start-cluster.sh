@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
-# Bring up a single-host Slurm "cluster" (munged + slurmctld + slurmd, and
-# optionally mariadb + slurmdbd) on a Debian 12 machine without systemd, for
-# CI. Idempotent: re-running it while the cluster is up only re-checks it.
-# Needs root. Everything listens on 127.0.0.1 only.
+# Bring up a single-host Slurm "cluster" (munged + slurmctld + one slurmd per
+# node, and optionally mariadb + slurmdbd) on a Debian 12 machine without
+# systemd, for CI. Idempotent: re-running it while the cluster is up only
+# re-checks it. Needs root. Everything listens on 127.0.0.1 only.
 #
 # launchpad's copy of ../shared/slurm/start-cluster.sh; tests/test_slurm.py uses it. Two
 # partitions, `cpu` (default) and `gpu`, match the profile (workflow/profiles/slurm, what
 # `--profile slurm` finds through ./slurm) and params.yaml's `cluster.gpu_partition`.
 #
+# Several nodes on one host: Debian's slurmd is built without multiple-slurmd
+# support (no `slurmd -N <name>`), and a slurmd takes its node name from the
+# hostname. So node 1 is this host, and each further node (<host>-n2, ...) is a
+# slurmd started in its own UTS namespace (`unshare --uts`: its own hostname,
+# the same network and files), on its own port. Multi-node jobs (`srun` over
+# --nodes=2) then really run one task per "node".
+#
 #   SLURM_CI_DIR        state/log/pid folder              (default /tmp/slurm-ci)
 #   SLURM_CI_CPUS       CPUs the node advertises          (default 8; more than
 #                       the machine has is fine: SlurmdParameters=config_overrides)
 #   SLURM_CI_MEM        RealMemory of the node in MB      (default 16000)
-#   SLURM_CI_GPUS       fake GPUs on the node, 0..2       (default 2)
+#   SLURM_CI_GPUS       fake GPUs on each node, 0..2      (default 2)
+#   SLURM_CI_NODES      nodes, 1 or more                  (default 2; 1 where
+#                       `unshare --uts` is not permitted, said in the log)
 #   SLURM_CI_ACCOUNTING 0: no slurmdbd (sacct does not work; use the snakemake
 #                       option slurm-status-command: squeue)  1: mariadb+slurmdbd,
 #                       so that sacct works                (default 0)
@@ -25,6 +34,7 @@ CPUS=${SLURM_CI_CPUS:-8}
 MEM=${SLURM_CI_MEM:-16000}
 NGPU=${SLURM_CI_GPUS:-2}
 ACCT=${SLURM_CI_ACCOUNTING:-0}
+NNODES=${SLURM_CI_NODES:-2}
 H=$(hostname -s)
 t0=$(date +%s%N)
 log() { local ms=$(( ($(date +%s%N) - t0) / 1000000 )); printf '[start-cluster %d.%03ds] %s\n' $((ms/1000)) $((ms%1000)) "$*"; }
@@ -52,11 +62,25 @@ if [ -n "$missing" ]; then
   log "packages installed"
 fi
 
-# 2. the node name must resolve to loopback --------------------------------
-getent hosts "$H" | grep -q '^127\.' || echo "127.0.0.1 $H" >> /etc/hosts
+# 2. the nodes, whose names must resolve to loopback -------------------------
+if [ "$NNODES" -gt 1 ] && ! unshare --uts true 2>/dev/null; then
+  log "unshare --uts is not permitted here: one node instead of $NNODES"
+  NNODES=1
+fi
+NODES="$H"
+for i in $(seq 2 "$NNODES"); do NODES="$NODES $H-n$i"; done
+port_of() {  # node 1 on SlurmdPort 6818; node i on 6818+i (6819 is slurmdbd's)
+  [ "$1" = "$H" ] && { echo 6818; return; }
+  echo $(( 6818 + ${1##*-n} ))
+}
+for n in $NODES; do
+  getent hosts "$n" | grep -q '^127\.' || echo "127.0.0.1 $n" >> /etc/hosts
+done
+NODELIST=$(echo $NODES | tr ' ' ',')
 
 # 3. configuration --------------------------------------------------------
 mkdir -p "$D"/{state,spool,log,run} /etc/slurm
+for n in $NODES; do mkdir -p "$D/spool/$n"; done
 # slurm.conf must sit at the default path: the snakemake slurm-jobstep plugin
 # strips all SLURM_* variables (SLURM_CONF too) before its nested `srun`.
 GRES_NODE=""; GRES_TYPES=""
@@ -79,11 +103,12 @@ CryptoType=crypto/munge
 SlurmctldPort=6817
 SlurmdPort=6818
 StateSaveLocation=$D/state
-SlurmdSpoolDir=$D/spool
+# %n: the node's name, so that the slurmds of one host keep apart
+SlurmdSpoolDir=$D/spool/%n
 SlurmctldPidFile=$D/run/slurmctld.pid
-SlurmdPidFile=$D/run/slurmd.pid
+SlurmdPidFile=$D/run/slurmd-%n.pid
 SlurmctldLogFile=$D/log/slurmctld.log
-SlurmdLogFile=$D/log/slurmd.log
+SlurmdLogFile=$D/log/slurmd-%n.log
 SlurmctldDebug=info
 SlurmdDebug=info
 ProctrackType=proctrack/linuxproc
@@ -102,16 +127,20 @@ ReturnToService=2
 MpiDefault=none
 SlurmdParameters=config_overrides
 $GRES_TYPES
-NodeName=$H NodeAddr=127.0.0.1 CPUs=$CPUS Boards=1 SocketsPerBoard=1 CoresPerSocket=$CPUS ThreadsPerCore=1 RealMemory=$MEM$GRES_NODE State=UNKNOWN
-PartitionName=cpu Nodes=$H Default=YES MaxTime=INFINITE State=UP
-PartitionName=gpu Nodes=$H Default=NO MaxTime=INFINITE State=UP
+$(for n in $NODES; do
+  echo "NodeName=$n NodeAddr=127.0.0.1 Port=$(port_of "$n") CPUs=$CPUS Boards=1 SocketsPerBoard=1 CoresPerSocket=$CPUS ThreadsPerCore=1 RealMemory=$MEM$GRES_NODE State=UNKNOWN"
+done)
+PartitionName=cpu Nodes=$NODELIST Default=YES MaxTime=INFINITE State=UP
+PartitionName=gpu Nodes=$NODELIST Default=NO MaxTime=INFINITE State=UP
 EOF
 # gres/gpu silently drops GPUs without File= ("Removing file-less GPU"), so the
 # fake GPUs point at harmless character devices, one per line.
 {
   echo "AutoDetect=off"
-  [ "$NGPU" -ge 1 ] && echo "NodeName=$H Name=gpu File=/dev/null"
-  [ "$NGPU" -ge 2 ] && echo "NodeName=$H Name=gpu File=/dev/zero"
+  for n in $NODES; do
+    [ "$NGPU" -ge 1 ] && echo "NodeName=$n Name=gpu File=/dev/null"
+    [ "$NGPU" -ge 2 ] && echo "NodeName=$n Name=gpu File=/dev/zero"
+  done
   true
 } > /etc/slurm/gres.conf.new
 changed=0
@@ -120,7 +149,8 @@ for f in slurm.conf gres.conf; do
   else mv /etc/slurm/$f.new /etc/slurm/$f; changed=1; fi
 done
 if [ $changed = 1 ]; then  # new config under running daemons: restart them
-  stop_pidfile "$D/run/slurmd.pid"; stop_pidfile "$D/run/slurmctld.pid"
+  for pf in "$D"/run/slurmd*.pid; do stop_pidfile "$pf"; done
+  stop_pidfile "$D/run/slurmctld.pid"
 fi
 
 # 4. munge ----------------------------------------------------------------
@@ -179,27 +209,34 @@ fi
 # 6. slurmctld, slurmd (they daemonize and write their pidfiles) ------------
 if ! alive "$D/run/slurmctld.pid"; then log "starting slurmctld"; /usr/sbin/slurmctld; fi
 for _ in $(seq 100); do scontrol ping 2>/dev/null | grep -q 'is UP' && break; sleep 0.1; done
-if ! alive "$D/run/slurmd.pid"; then log "starting slurmd"; /usr/sbin/slurmd; fi
-
-# 7. wait for the node to be usable ---------------------------------------
-state=""
-for _ in $(seq 300); do
-  # %t: compact state, e.g. "idle", "idle*" (slurmd not registered yet),
-  # "drain", "inval", "down*"
-  state=$(sinfo -h -N -n "$H" -o %t 2>/dev/null | head -1)
-  case "$state" in
-    idle|mix|alloc) break ;;
-    drain|drng|down|inval) scontrol update NodeName="$H" State=RESUME 2>/dev/null || true ;;
-  esac
-  sleep 0.1
+for n in $NODES; do
+  alive "$D/run/slurmd-$n.pid" && continue
+  log "starting slurmd of node $n"
+  if [ "$n" = "$H" ]; then /usr/sbin/slurmd
+  else unshare --uts sh -c "hostname '$n' && exec /usr/sbin/slurmd"; fi
 done
-case "$state" in
-  idle|mix|alloc) ;;
-  *) echo "node $H not ready (state '$state')" >&2
-     tail -20 "$D/log/slurmctld.log" "$D/log/slurmd.log" >&2; exit 1 ;;
-esac
+
+# 7. wait for every node to be usable --------------------------------------
+for n in $NODES; do
+  state=""
+  for _ in $(seq 300); do
+    # %t: compact state, e.g. "idle", "idle*" (slurmd not registered yet),
+    # "drain", "inval", "down*"
+    state=$(sinfo -h -N -n "$n" -o %t 2>/dev/null | head -1)
+    case "$state" in
+      idle|mix|alloc) break ;;
+      drain|drng|down|inval) scontrol update NodeName="$n" State=RESUME 2>/dev/null || true ;;
+    esac
+    sleep 0.1
+  done
+  case "$state" in
+    idle|mix|alloc) ;;
+    *) echo "node $n not ready (state '$state')" >&2
+       tail -20 "$D/log/slurmctld.log" "$D/log/slurmd-$n.log" >&2; exit 1 ;;
+  esac
+done
 if [ "$ACCT" = 1 ]; then  # slurmctld registers cluster "ci" with slurmdbd itself
   for _ in $(seq 100); do sacct -n -X -S now >/dev/null 2>&1 && break; sleep 0.1; done
 fi
-log "cluster up: node $H is $state"
+log "cluster up: nodes $NODELIST are ready"
 sinfo

@@ -27,6 +27,7 @@ stop_wave() {  # SIGTERM the named daemons together, wait up to 15 s, then SIGKI
   done
   for pid in $pids; do kill -9 "$pid" 2>/dev/null; done
 }
-stop_wave slurmd slurmctld slurmdbd
+# one slurmd per node: slurmd-<node>.pid
+stop_wave $(cd "$D/run" 2>/dev/null && for pf in slurmd*.pid; do [ -e "$pf" ] && echo "${pf%.pid}"; done) slurmctld slurmdbd
 stop_wave mariadbd munged
 echo "[stop-cluster] stopped in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
