@@ -62,7 +62,10 @@ def main() -> None:
     args = p.parse_args()
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "TF_NUM_INTEROP_THREADS": "1",
            "TF_NUM_INTRAOP_THREADS": str(args.threads), "TF_CPP_MIN_LOG_LEVEL": "2", "CI": "true"}
-    ours_cmd = lambda e: [sys.executable, "-m", "dllaunchpad.cli", "--scale", args.scale, "train", e]  # noqa: E731
+    # --threads: our CLI pins a job's threads to params.yaml's `threads` (1), whatever
+    # OMP_NUM_THREADS says; both sides must compute on the same count.
+    ours_cmd = lambda e: [sys.executable, "-m", "dllaunchpad.cli", "--scale", args.scale,  # noqa: E731
+                          "--threads", str(args.threads), "train", e]
     peer_cmd = lambda e: [args.peer_python, str(Path(__file__).with_name("keras_models.py")), e, str(REPO),  # noqa: E731
                           "--scale", args.scale]
     rows = []
