@@ -20,6 +20,7 @@ from dllaunchpad.optim import build_optimizer
 from dllaunchpad.models.regularization import kernel_weights, penalty
 from dllaunchpad.models.activations import make_activation
 from dllaunchpad.models.initialization import initialize_module
+from dllaunchpad.models.dropout import Dropout
 from dllaunchpad.models.epoch_logging import EpochLoggingModule
 
 
@@ -39,7 +40,7 @@ class ConfigurableMLP(EpochLoggingModule):
         self.activations = nn.ModuleList(make_activation(activation) for _ in hidden)
         # Keras' Dropout zeroes a fraction of the *activations* (scaling the rest by 1/(1-p))
         # during training; the chapter's prose says weights, its code uses this layer.
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.dropout = Dropout(dropout) if dropout > 0 else nn.Identity()
         self.output = nn.Linear(widths[-1], n_classes)
         initialize_module(self, init, init_std)
 

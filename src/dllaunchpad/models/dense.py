@@ -3,13 +3,14 @@
 Each hidden layer is `keras_dense` (Glorot-uniform weights, zero bias: Keras' Dense defaults,
 not torch's Kaiming-uniform) followed by ReLU and, where asked, Dropout. Keras' `Dropout(rate)`
 and torch's `nn.Dropout(p)` are the same inverted dropout (scale kept units by 1/(1-p) while
-training, identity in evaluation).
+training, identity in evaluation); models/dropout.py draws torch's mask faster on the CPU.
 """
 
 from __future__ import annotations
 
 from torch import nn
 
+from dllaunchpad.models.dropout import Dropout
 from dllaunchpad.models.keras_init import keras_dense
 
 
@@ -26,7 +27,7 @@ def dense_stack(in_features: int, hidden: list[int], out_features: int,
     for units, rate in zip(hidden, dropout):
         layers += [keras_dense(width, units), nn.ReLU()]
         if rate > 0:
-            layers.append(nn.Dropout(rate))
+            layers.append(Dropout(rate))
         width = units
     layers.append(keras_dense(width, out_features))
     return nn.Sequential(*layers)

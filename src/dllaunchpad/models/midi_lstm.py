@@ -22,6 +22,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dllaunchpad.optim import build_optimizer
+from dllaunchpad.models.dropout import Dropout
 from dllaunchpad.models.epoch_logging import EpochLoggingModule
 
 N_FEATURES = 3  # pitch, step, duration
@@ -43,7 +44,7 @@ class MidiLSTM(EpochLoggingModule):
         # torch applies num_layers' dropout between layers only (none after the last: self.dropout)
         self.rnn = nn.LSTM(N_FEATURES, hidden, num_layers=layers, batch_first=True,
                            dropout=dropout if layers > 1 else 0.0)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.fc_pitch = nn.Linear(hidden, vocab)
         self.fc_step = nn.Linear(hidden, 1)
         self.fc_duration = nn.Linear(hidden, 1)

@@ -34,6 +34,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dllaunchpad.models.chapter_gru import ChapterGRU
+from dllaunchpad.models.dropout import Dropout
 from dllaunchpad.models.keras_init import keras_dense
 from dllaunchpad.models.supervised import SupervisedModule
 
@@ -64,7 +65,7 @@ class RNNForecaster(SupervisedModule):
         self.cell = cell
         self.rnn = CELLS[cell](input_size, units, batch_first=True, bidirectional=bidirectional)
         keras_recurrent_init(self.rnn)
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else None
+        self.dropout = Dropout(dropout) if dropout > 0 else None
         self.out = keras_dense(units * (2 if bidirectional else 1), 1)
         self.optimizer_spec = dict(optimizer)
 

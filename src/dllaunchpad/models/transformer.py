@@ -25,6 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dllaunchpad.optim import build_optimizer
+from dllaunchpad.models.dropout import Dropout
 from dllaunchpad.models.epoch_logging import EpochLoggingModule
 
 PAD, BOS, EOS = 0, 1, 2
@@ -68,7 +69,7 @@ class MultiHeadAttention(nn.Module):
         self.w_k = nn.Linear(d_model, d_model)
         self.w_v = nn.Linear(d_model, d_model)
         self.w_o = nn.Linear(d_model, d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:
         b, n, _ = x.shape
@@ -99,7 +100,7 @@ class _Residual(nn.Module):
     def __init__(self, d_model: int, dropout: float, norm_first: bool):
         super().__init__()
         self.norm = nn.LayerNorm(d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.norm_first = norm_first
 
     def forward(self, x, fn):
@@ -111,7 +112,7 @@ class _Residual(nn.Module):
 
 
 def _feed_forward(d_model: int, d_ff: int, dropout: float) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(d_model, d_ff), nn.ReLU(), nn.Dropout(dropout), nn.Linear(d_ff, d_model))
+    return nn.Sequential(nn.Linear(d_model, d_ff), nn.ReLU(), Dropout(dropout), nn.Linear(d_ff, d_model))
 
 
 class EncoderLayer(nn.Module):
@@ -153,7 +154,7 @@ class Transformer(nn.Module):
         self.src_embed = nn.Embedding(vocab, d, padding_idx=PAD)
         self.tgt_embed = nn.Embedding(vocab, d, padding_idx=PAD)
         self.register_buffer("pe", sinusoidal_positional_encoding(max_len, d), persistent=False)
-        self.dropout = nn.Dropout(spec["dropout"])
+        self.dropout = Dropout(spec["dropout"])
         args = (d, spec["heads"], spec["d_ff"], spec["dropout"], spec["norm_first"])
         self.encoder = nn.ModuleList(EncoderLayer(*args) for _ in range(spec["layers"]))
         self.decoder = nn.ModuleList(DecoderLayer(*args) for _ in range(spec["layers"]))
