@@ -88,10 +88,19 @@ def prepare(raw_dir: Path, out_dir: Path, pp: dict) -> dict:
 def load(processed_dir: Path, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """(x float32 (N, 28, 28) in [0, 1], exactly Keras' ``astype('float32') / 255``, y int64)."""
     with np.load(Path(processed_dir) / f"{split}.npz") as f:
-        return f["x"].astype("float32") / 255, f["y"]
+        return _scaled(f["x"]), f["y"]
+
+
+def _scaled(x: np.ndarray) -> np.ndarray:
+    """x.astype('float32') / 255, divided in place: the same float32 division, bit for bit,
+    without a second array (the training split is 188 MB of float32, and a new array's
+    page faults cost more than the division)."""
+    out = x.astype(np.float32)
+    out /= 255
+    return out
 
 
 def load_noisy(processed_dir: Path, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """(x_noisy float32, clean x float32 /255): the denoising autoencoder's input and target."""
     with np.load(Path(processed_dir) / f"{split}.npz") as f:
-        return f["x_noisy"], f["x"].astype("float32") / 255
+        return f["x_noisy"], _scaled(f["x"])

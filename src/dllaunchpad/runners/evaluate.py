@@ -30,6 +30,8 @@ def evaluate(exp: Experiment, stage=None) -> dict:
     """Evaluate `exp`; with `stage` (its row of the stage table), also write the result's card,
     reports/figures/<exp>/card.json, holding the model card under "train"."""
     devices.tune_cpu_allocator()  # evaluation runs the same big forward passes as training
+    # The card's input hashes, computed while the checkpoint loads and the evaluation runs.
+    input_hashes = provenance.hash_inputs_in_background(exp, stage) if stage is not None else None
     fam = family_module(exp.family)
     module = None
     extra: dict = {}
@@ -57,7 +59,7 @@ def evaluate(exp: Experiment, stage=None) -> dict:
             result_card = provenance.card(exp, stage, seconds=run["evaluate_seconds"],
                                           device=run.get("device", "cpu"),
                                           hardware=run.get("hardware") or devices.hardware("cpu"),
-                                          threads=run["threads"])
+                                          threads=run["threads"], inputs=input_hashes)
             if exp.trains:
                 result_card["train"] = provenance.read_card(exp.path(exp.model_dir) / provenance.CARD)
             io.write_json(figures / provenance.CARD, result_card)

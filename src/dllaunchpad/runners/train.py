@@ -52,6 +52,8 @@ def train(exp: Experiment, progress: bool | None = None, stage=None) -> dict:
     fam = family_module(exp.family)
     progress = progress_enabled() if progress is None else progress
 
+    # The card's input hashes, computed while the data loads and the model trains.
+    input_hashes = provenance.hash_inputs_in_background(exp, stage) if stage is not None else None
     # Seed before build: model initialisation and data shuffles draw from the seeded streams.
     L.seed_everything(exp.seed, workers=True, verbose=False)
     module, datamodule = fam.build(exp)
@@ -97,7 +99,7 @@ def train(exp: Experiment, progress: bool | None = None, stage=None) -> dict:
                             if str(result["device"]).startswith("cuda") else None)
                 io.write_json(tmp / provenance.CARD, provenance.card(
                     exp, stage, seconds=result["seconds"], device=info["device"], hardware=info["hardware"],
-                    threads=info["threads"], gpu_peak_mb=gpu_peak))
+                    threads=info["threads"], gpu_peak_mb=gpu_peak, inputs=input_hashes))
         io.write_text(root / exp.history, history_csv(result["history"]))
         resume.clear(exp)  # the outputs are complete: nothing left to resume
     else:
