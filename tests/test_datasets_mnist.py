@@ -72,6 +72,13 @@ def test_load_scales_like_keras(prepared):
     assert noisy.shape == clean.shape == (20, 28, 28)
 
 
+def test_in_place_scaling_is_keras_division_bit_for_bit():
+    every_byte = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    ours = mnist._scaled(every_byte)
+    assert ours.dtype == np.float32
+    assert np.array_equal(ours.view(np.uint32), (every_byte.astype("float32") / 255).view(np.uint32))
+
+
 def test_noise_clipped_and_distributed(prepared):
     root, data, _ = prepared
     noisy, clean = mnist.load_noisy(root / "out", "train")
