@@ -109,6 +109,38 @@ def test_seed_spread_and_a_difference_inside_it():
     assert spread.differs(spread.summary([1.0, 1.0]), spread.summary([0.75, 0.75])) is True  # sd 0 both
 
 
+def test_values_from_the_same_runs_are_compared_paired_by_seed():
+    """Greedy and beam search on one model per seed: the seeds swing both by 0.02, beam is ahead
+    by 0.003 in every run. Unpaired, the gap is inside the spread; paired, it is real."""
+    greedy = [0.950, 0.970, 0.990, 0.960]
+    beam = [0.953, 0.9735, 0.9925, 0.963]
+    assert spread.differs(spread.summary(beam), spread.summary(greedy)) is False
+    d = spread.paired_differences(beam, greedy)
+    assert (d.n, round(d.mean, 6), round(d.sd, 6)) == (4, 0.003, 0.000408)
+    assert spread.differs_paired(beam, greedy) is True
+    assert spread.verdict_paired(beam, greedy) == "larger than the seed spread (paired by seed)"
+    # a gap that changes sign with the seed: inside the paired spread, reported as not significant
+    other = [0.955, 0.965, 0.992, 0.958]
+    assert spread.differs_paired(other, greedy) is False
+    assert spread.verdict_paired(other, greedy) == "within the seed spread (paired by seed)"
+    # runs without both values drop out; one pair left cannot tell
+    assert spread.differs_paired([0.9, None, 0.8], [0.85, 0.7, None]) is None
+    assert spread.differs_paired([0.9, 0.9], [0.8, 0.8]) is True   # the same gap every run (sd 0)
+
+
+def test_an_across_comparison_judges_each_metric_against_the_best_paired():
+    from dllaunchpad.runners.compare import groups_across, judge
+
+    rows = [{"variant": f"t__seed{i}", "seed": i, "wall_seconds": 1.0, "greedy": g, "beam": b}
+            for i, (g, b) in enumerate(zip([0.950, 0.970, 0.990, 0.960], [0.953, 0.9735, 0.9925, 0.963]))]
+    groups = groups_across(rows, {"greedy": "greedy", "beam": "beam"}, None)
+    assert judge(groups, "max") == 1
+    assert groups[1]["best"] and groups[1]["versus_best"] is None
+    assert groups[0]["differs_from_best"] is True
+    assert groups[0]["versus_best"] == "larger than the seed spread (paired by seed)"
+    assert round(groups[0]["difference_from_best"]["mean"], 6) == -0.003
+
+
 # -- end to end: train, evaluate, compare, report --------------------------------------------
 
 def test_compare_stage_and_pages(raw_params, tmp_path):
@@ -164,4 +196,4 @@ def test_compare_across_metrics_of_seed_repeats(raw_params, tmp_path):
     assert groups["p01"]["summary"]["mean"] == pytest.approx(0.85) and groups["p01"]["summary"]["n"] == 3
     assert groups["p10"]["summary"]["mean"] == pytest.approx(0.85)
     loser = next(g for g in summary["groups"] if not g.get("best"))
-    assert loser["versus_best"] == "within the seed spread" and "Within the seed spread" in summary["answer"]
+    assert loser["versus_best"] == "within the seed spread (paired by seed)" and "Within the seed spread" in summary["answer"]

@@ -8,6 +8,12 @@ Floating-point results move with the seed (and with the CPU); a conclusion drawn
 - :func:`differs` says whether two settings' means differ by more than twice the standard error
   of their difference (Welch's, sqrt(sd_a^2/n_a + sd_b^2/n_b)), i.e. a two-sided z test at about
   95 %. With fewer than two seeds on either side the answer is None: one run cannot tell.
+- :func:`differs_paired` is the same test for two values measured in the same runs (greedy and
+  beam search on one trained transformer, five GANs trained side by side on one seed's batches):
+  on the per-seed differences, their mean against twice its standard error sd_d / sqrt(n). A
+  seed that is good for one is good for the other, so what a change of seed does to the
+  *difference* is the spread that counts; the unpaired test would add the seeds' common swing
+  to both sides and call a steady gap noise.
 """
 
 from __future__ import annotations
@@ -75,8 +81,34 @@ def differs(a: Summary, b: Summary, z: float = 2.0) -> bool | None:
     return gap > z * se
 
 
+def paired_differences(a: list, b: list) -> Summary | None:
+    """The summary of a_i - b_i over the runs where both have a value (None if there is none)."""
+    d = [x - y for x, y in zip(a, b, strict=True) if x is not None and y is not None]
+    return summary(d) if d else None
+
+
+def differs_paired(a: list, b: list, z: float = 2.0) -> bool | None:
+    """True when the mean per-run difference a_i - b_i is more than z standard errors from 0;
+    None with fewer than two runs that have both values. Differences that are all equal (sd 0)
+    are real whenever they are not 0."""
+    d = paired_differences(a, b)
+    if d is None or d.sd is None:
+        return None
+    if d.sd == 0:
+        return d.mean != 0
+    return abs(d.mean) > z * d.sd / math.sqrt(d.n)
+
+
+_VERDICTS = {None: "one seed: cannot tell", True: "larger than the seed spread",
+             False: "within the seed spread"}
+
+
+def verdict_paired(a: list, b: list) -> str:
+    """A few words for a table cell, for two values from the same runs."""
+    d = differs_paired(a, b)
+    return _VERDICTS[d] + ("" if d is None else " (paired by seed)")
+
+
 def verdict(a: Summary, b: Summary) -> str:
     """A few words for a table cell."""
-    d = differs(a, b)
-    return {None: "one seed: cannot tell", True: "larger than the seed spread",
-            False: "within the seed spread"}[d]
+    return _VERDICTS[differs(a, b)]

@@ -92,6 +92,7 @@ def groups_across(rows: list[dict], across: dict, success: dict | None) -> list[
         s = spread.summary(values, success) if values else None
         out.append({"setting": label, "metric": key, "overrides": {}, "variants": [r["variant"] for r in rows],
                     "seeds": [r["seed"] for r in rows], "summary": s.as_dict() if s else None,
+                    "values": [r[key] for r in rows],  # run by run (None: missing): for the paired test
                     "wall_seconds_mean": _mean([r["wall_seconds"] for r in rows])})
     return out
 
@@ -137,7 +138,9 @@ def _summary(g: dict) -> spread.Summary | None:
 
 
 def judge(groups: list[dict], goal: str) -> int | None:
-    """Index of the best group by mean, and each group's verdict against it (in place)."""
+    """Index of the best group by mean, and each group's verdict against it (in place). Groups
+    measured in the same runs (`across`: they carry their values run by run) are compared
+    paired by seed, with the mean and sd of their per-run difference from the best."""
     scored = [(i, _summary(g)) for i, g in enumerate(groups) if g["summary"]]
     if not scored:
         return None
@@ -145,8 +148,17 @@ def judge(groups: list[dict], goal: str) -> int | None:
     for i, s in scored:
         g = groups[i]
         g["best"] = i == best_i
-        g["versus_best"] = None if i == best_i else spread.verdict(s, best)
-        g["differs_from_best"] = None if i == best_i else spread.differs(s, best)
+        if i == best_i:
+            g["versus_best"] = g["differs_from_best"] = None
+        elif "values" in g:
+            best_values = groups[best_i]["values"]
+            d = spread.paired_differences(g["values"], best_values)
+            g["difference_from_best"] = d.as_dict() if d else None
+            g["versus_best"] = spread.verdict_paired(g["values"], best_values)
+            g["differs_from_best"] = spread.differs_paired(g["values"], best_values)
+        else:
+            g["versus_best"] = spread.verdict(s, best)
+            g["differs_from_best"] = spread.differs(s, best)
     return best_i
 
 
