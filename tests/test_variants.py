@@ -93,6 +93,7 @@ def test_named_variants_and_seed_only_repeats(raw_params):
     raw_params["experiments"]["xor"]["variants"] = {"seeds": [1, 2]}
     reg = Registry.from_params(load_params(raw_params))
     assert reg.comparisons["xor"].variants == ("xor", "xor__seed1", "xor__seed2")  # the entry is seed 0
+    assert reg.comparisons["xor"].seeds == (0, 1, 2)  # so the comparison counts its seed too
 
 
 # -- the seed spread (analysis/spread.py) ------------------------------------------------------

@@ -197,11 +197,13 @@ def expand_variants(effective: dict, raw: Mapping[str, Any], source: str) -> dic
             names.append(vname)
         cmp_keys = [f"experiments.{name}.variants"] + ([f"experiments.{name}.quick"] if "quick" in raw_entry else [])
         own_seed = int(spec.get("seed", effective["seed"]))
-        if V.overrides_of(block) == [(None, {})] and own_seed not in block.get("seeds", []):
+        seeds = block.get("seeds")
+        if V.overrides_of(block) == [(None, {})] and own_seed not in (seeds or []):
             # seed repeats only: the entry's own run is one more seed of the same settings
             names = [name, *names]
+            seeds = [own_seed, *(seeds or [])]
         comparisons[name] = {"variants": names, "compare": block.get("compare") or {}, "swept": V.swept_paths(block),
-                             "seeds": block.get("seeds"), "param_keys": cmp_keys}
+                             "seeds": seeds, "param_keys": cmp_keys}
     effective["experiments"] = out
     effective[V.COMPARISONS] = comparisons
     return effective
