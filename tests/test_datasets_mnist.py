@@ -10,6 +10,7 @@ import pytest
 
 from dllaunchpad import datasets
 from dllaunchpad.datasets import mnist
+from dllaunchpad.datasets._common import unit_float32
 
 PP = {"noise_factor": 0.4, "noise_seed": 1, "train_samples": None, "test_samples": None}
 
@@ -74,7 +75,7 @@ def test_load_scales_like_keras(prepared):
 
 def test_in_place_scaling_is_keras_division_bit_for_bit():
     every_byte = np.arange(256, dtype=np.uint8).reshape(16, 16)
-    ours = mnist._scaled(every_byte)
+    ours = unit_float32(every_byte)
     assert ours.dtype == np.float32
     assert np.array_equal(ours.view(np.uint32), (every_byte.astype("float32") / 255).view(np.uint32))
 

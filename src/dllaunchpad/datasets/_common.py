@@ -34,6 +34,15 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
         return {k: f[k] for k in f.files}
 
 
+def unit_float32(x: np.ndarray) -> np.ndarray:
+    """8-bit pixels as float32 in [0, 1]: Keras' x.astype('float32') / 255, bit for bit, with the
+    division done in place. That spares a second array: MNIST's training split is 188 MB of
+    float32, and a new array's page faults cost more than the division."""
+    out = x.astype(np.float32)
+    out /= 255
+    return out
+
+
 def require(path: Path, dataset: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{dataset}: raw file {path} is missing (run the download step first)")

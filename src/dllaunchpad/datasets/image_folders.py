@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dllaunchpad.datasets._common import params, save_npz
+from dllaunchpad.datasets._common import params, save_npz, unit_float32
 
 log = logging.getLogger(__name__)
 
@@ -115,4 +115,4 @@ def prepare(raw_dir: Path, out_dir: Path, pp: dict) -> dict:
 def load(processed_dir: Path, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """(x float32 (N, S, S, 3) in [0, 1], y int64) for split train, validation or test."""
     with np.load(Path(processed_dir) / f"{split}.npz") as f:
-        return f["x"].astype("float32") / 255, f["y"]
+        return unit_float32(f["x"]), f["y"]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dllaunchpad.datasets._common import params, require, save_npz
+from dllaunchpad.datasets._common import params, require, save_npz, unit_float32
 from dllaunchpad.datasets.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx, read_idx_pair  # noqa: F401 (API)
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ DEFAULTS = {"noise_factor": 0.4, "noise_seed": 1, "train_samples": None, "test_s
 
 def add_noise(x: np.ndarray, noise_factor: float, rng: np.random.Generator) -> np.ndarray:
     """The chapter's noisy digits: x/255 plus scaled standard normal noise, clipped to [0, 1]."""
-    clean = x.astype(np.float32) / 255.0
+    clean = unit_float32(x)
     return np.clip(clean + noise_factor * rng.standard_normal(x.shape), 0.0, 1.0).astype(np.float32)
 
 
@@ -88,19 +88,10 @@ def prepare(raw_dir: Path, out_dir: Path, pp: dict) -> dict:
 def load(processed_dir: Path, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """(x float32 (N, 28, 28) in [0, 1], exactly Keras' ``astype('float32') / 255``, y int64)."""
     with np.load(Path(processed_dir) / f"{split}.npz") as f:
-        return _scaled(f["x"]), f["y"]
-
-
-def _scaled(x: np.ndarray) -> np.ndarray:
-    """x.astype('float32') / 255, divided in place: the same float32 division, bit for bit,
-    without a second array (the training split is 188 MB of float32, and a new array's
-    page faults cost more than the division)."""
-    out = x.astype(np.float32)
-    out /= 255
-    return out
+        return unit_float32(f["x"]), f["y"]
 
 
 def load_noisy(processed_dir: Path, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """(x_noisy float32, clean x float32 /255): the denoising autoencoder's input and target."""
     with np.load(Path(processed_dir) / f"{split}.npz") as f:
-        return f["x_noisy"], _scaled(f["x"])
+        return f["x_noisy"], unit_float32(f["x"])

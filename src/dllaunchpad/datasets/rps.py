@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dllaunchpad.datasets._common import params, save_npz
+from dllaunchpad.datasets._common import params, save_npz, unit_float32
 
 ZIPS = {"train": "rps.zip", "test": "rps-test-set.zip"}
 DEFAULTS = {"image_size": 128, "train_fraction": 0.7, "max_per_split": None}
@@ -75,4 +75,4 @@ def prepare(raw_dir: Path, out_dir: Path, pp: dict) -> dict:
 def load(processed_dir: Path, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """(x float32 (N, S, S, 3) in [0, 1], y int64) for split train, validation or test."""
     with np.load(Path(processed_dir) / f"{split}.npz") as f:
-        return f["x"].astype("float32") / 255, f["y"]
+        return unit_float32(f["x"]), f["y"]
