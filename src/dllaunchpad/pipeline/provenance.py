@@ -134,13 +134,10 @@ def hash_inputs_in_background(exp, stage) -> Future:
 
 
 def card(exp, stage, *, seconds: float, device: str, hardware: str, threads: int,
-         gpu_peak_mb: float | None = None, inputs: Future | list[dict] | None = None) -> dict:
+         gpu_peak_mb: float | None = None, inputs: Future | None = None) -> dict:
     """The card of one step (`stage`: its row of the stage table) of one experiment. `inputs`:
-    the hashes if already computed (or being computed: a Future), else they are computed here."""
-    if isinstance(inputs, Future):
-        inputs = inputs.result()
-    if inputs is None:
-        inputs = input_hashes(exp, stage)
+    the hashes being computed (hash_inputs_in_background), else they are computed here."""
+    inputs = inputs.result() if inputs is not None else input_hashes(exp, stage)
     root = Path(exp.root)
     return {
         "experiment": exp.name,
