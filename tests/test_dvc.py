@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 import workcopy
+from dllaunchpad.pipeline.param_slices import keys_of
 
 pytestmark = pytest.mark.integration
 
@@ -80,7 +81,7 @@ def _outputs(root: Path) -> dict[str, str]:
 
 def test_snakemake_run_is_recorded_in_dvc(mini):
     run = workcopy.run(["snakemake", "--cores", "4"], mini)
-    assert "recording 8 stage(s) in dvc.lock" in run.stderr
+    assert "recording 9 stage(s) in dvc.lock" in run.stderr  # 8 and split_params (its slices)
     # 300 epochs do not solve XOR: this DAG checks the machinery. Its config run with seeds 0, 1, 2
     # ends at MSE 0.226 / 0.182 / 0.240 with accuracy 0.5 / 0.75 / 0.5 (an untrained net sits at
     # 0.25): the band is that range widened a little, below the untrained value.
@@ -114,7 +115,8 @@ def test_a_hyperparameter_change_reruns_one_experiment_under_snakemake(mini):
 def test_a_hyperparameter_change_reruns_one_experiment_under_dvc(mini):
     _set_xor_lr(mini, 0.003)
     repro = workcopy.run(["dvc", "repro"], mini)
-    assert workcopy.dvc_ran_stages(repro.stdout) == XOR_CHANGED
+    # split_params first (params.yaml changed), then only what its new slices changed
+    assert workcopy.dvc_ran_stages(repro.stdout) == sorted([*XOR_CHANGED, "split_params"])
     # Snakemake still remembers lr 0.002: it would rerun XOR until told what DVC did.
     dry = workcopy.run(["snakemake", "-n", "--cores", "1"], mini)
     assert workcopy.ran_rules(dry.stdout + dry.stderr) == XOR_CHANGED
@@ -125,7 +127,7 @@ def test_a_hyperparameter_change_reruns_one_experiment_under_dvc(mini):
 def test_a_seed_change_reruns_the_same_stages_under_both(mini):
     """The global `seed:` reaches Snakemake's rules as it reaches DVC's stages: both rerun exactly
     the stages of the experiments without a seed of their own (and the report)."""
-    seeded = sorted(name for name, stage in workcopy.dvc_stages(mini).items() if "seed" in stage["params"])
+    seeded = sorted(name for name, stage in workcopy.dvc_stages(mini).items() if "seed" in keys_of(stage))
     assert seeded == ["evaluate_iris_mlp", "evaluate_tensor_products", "train_iris_mlp"]  # xor has its own
     expected = sorted([*seeded, "report"])
     params = workcopy.read_params(mini)
@@ -137,7 +139,7 @@ def test_a_seed_change_reruns_the_same_stages_under_both(mini):
     params["seed"] = 2
     workcopy.write_params(mini, params)
     repro = workcopy.run(["dvc", "repro"], mini)
-    assert workcopy.dvc_ran_stages(repro.stdout) == expected
+    assert workcopy.dvc_ran_stages(repro.stdout) == sorted([*expected, "split_params"])
     workcopy.run(["dllaunchpad", "dvc-sync"], mini)
     _assert_snakemake_idle(mini)
 

@@ -17,6 +17,7 @@ from conftest import REPO
 from dllaunchpad.pipeline import family
 from dllaunchpad.pipeline.config import ParamsError, load_params
 from dllaunchpad.pipeline.dvc_yaml import render
+from dllaunchpad.pipeline.param_slices import keys_of
 from dllaunchpad.pipeline.registry import Registry
 from dllaunchpad.pipeline.stages import targets_of
 
@@ -70,7 +71,7 @@ def test_snakemake_and_dvc_hold_the_same_stages(raw_params, config):
         rule = rules[name]
         assert rule["input"] == sorted(stage["deps"]), name
         assert rule["output"] == _dvc_written(stage), name
-        assert sorted(json.loads(rule["params"]["settings"])) == sorted(stage["params"]), name
+        assert sorted(json.loads(rule["params"]["settings"])) == sorted(keys_of(stage)), name
         assert rule["params"]["command"].replace("--scale full ", "") == stage["cmd"]
         assert rule["log"] and rule["benchmark"], f"{name}: every rule has a log and a benchmark file"
     # the chain every issue relies on
@@ -102,7 +103,7 @@ def test_snakemake_params_carry_the_values_dvc_tracks(raw_params):
     in DVC (which tracks the key): both rerun the same stages (tests/test_dvc.py runs it)."""
     before, after = _snakemake_rules(), _snakemake_rules("seed=7")
     changed = {n for n in before if before[n]["params"] != after[n]["params"]}
-    reads_seed = {n for n, s in yaml.safe_load(render(raw_params))["stages"].items() if "seed" in s["params"]}
+    reads_seed = {n for n, s in yaml.safe_load(render(raw_params))["stages"].items() if "seed" in keys_of(s)}
     assert changed == reads_seed
     assert "train_iris_mlp" in reads_seed and "train_xor" not in reads_seed  # xor sets its own seed
 

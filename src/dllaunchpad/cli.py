@@ -19,6 +19,8 @@
     dllaunchpad dvc-yaml [--check]        regenerate dvc.yaml from the registry (or check it is fresh)
     dllaunchpad dvc-sync                  after dvc pull/checkout/repro: mark what DVC vouches for as
                                           done for Snakemake too (file times in DAG order, metadata)
+    dllaunchpad split-params              write each dvc.yaml stage's slice of params.yaml
+                                          (data/params/<stage>.json; DVC's split_params stage)
 
 Every command reads ./params.yaml (or --params) and validates it first.
 """
@@ -344,6 +346,15 @@ def cmd_dvc_yaml(args) -> int:
     return 0
 
 
+def cmd_split_params(args) -> int:
+    from dllaunchpad.pipeline.param_slices import SLICES_DIR, refresh
+
+    _registry(args)  # validate params.yaml first, like every command
+    written = refresh(params=args.params)
+    print(f"split-params: {written} slice(s) of {args.params} rewritten in {SLICES_DIR}/")
+    return 0
+
+
 def cmd_dvc_sync(args) -> int:
     from dllaunchpad.pipeline.agreement import sync_snakemake
 
@@ -413,6 +424,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--skip-datasets", metavar="A,B", help="leave these datasets out (as skip_datasets), e.g. rps "
                     "offline; with the global --scale, the mode `dvc repro` then runs")
     sp.set_defaults(fn=cmd_dvc_yaml)
+    sub.add_parser("split-params", help="write each DVC stage's slice of params.yaml (data/params/, "
+                   "the split_params stage)").set_defaults(fn=cmd_split_params)
     sub.add_parser("dvc-sync", help="after dvc pull/checkout/repro: tell Snakemake what DVC vouches for"
                    ).set_defaults(fn=cmd_dvc_sync)
     # Internal: the warm interpreter `run` starts for local jobs (warm.py); not listed in --help.

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from dllaunchpad.pipeline.config import load_params, read_params
+from dllaunchpad.pipeline.param_slices import slice_path
 from dllaunchpad.pipeline.registry import Registry
 
 HEADER = """\
@@ -22,7 +23,9 @@ HEADER = """\
 # Do not edit: change params.yaml (Snakemake and `dllaunchpad run` then rewrite this file, or run
 # `dllaunchpad dvc-yaml`); tests/test_stages.py checks that the committed file is fresh.
 # One stage per row of the stage table (src/dllaunchpad/pipeline/stages.py), as the Snakefile's rules:
-# fetch_* -> preprocess_* -> train_* -> [generate_*] -> evaluate_* -> report.
+# split_params -> fetch_* -> preprocess_* -> train_* -> [generate_*] -> evaluate_* -> report.
+# Each stage reads its params from data/params/<stage>.json, the slice of params.yaml that
+# split_params writes (pipeline/param_slices.py: a no-op `dvc status` 100x faster).
 # Every output is cached (the repository's git ignores data/, models/ and reports/): `dvc pull`
 # restores all of them, and `dllaunchpad dvc-sync` then tells Snakemake they are up to date.
 """
@@ -32,7 +35,10 @@ def stages(reg: Registry, scale_flag: str | None = None) -> dict:
     """dvc.yaml's `stages:` from the stage table (pipeline/stages.py), row for row."""
     out: dict[str, dict] = {}
     for stage in reg.stages().values():
-        entry = {"cmd": stage.command(scale_flag), "deps": stage.deps, "params": list(stage.params), "outs": stage.paths("out")}
+        entry = {"cmd": stage.command(scale_flag), "deps": stage.deps}
+        if stage.params:  # read from the stage's slice of params.yaml (pipeline/param_slices.py)
+            entry["params"] = [{slice_path(stage.name): list(stage.params)}]
+        entry["outs"] = stage.paths("out")
         if stage.paths("plots"):
             entry["plots"] = [{o.path: o.plot} if o.plot else o.path for o in stage.outputs if o.kind == "plots"]
         if stage.paths("metrics"):

@@ -1,7 +1,7 @@
 """The stage table: every stage of the DAG, once, built from the registry.
 
-    fetch_<dataset> -> preprocess_<dataset> -> train_<experiment> -> [generate_<experiment>]
-                    -> evaluate_<experiment> -> report
+    [split_params] fetch_<dataset> -> preprocess_<dataset> -> train_<experiment>
+                   -> [generate_<experiment>] -> evaluate_<experiment> -> report
 
 Each :class:`Stage` says everything a workflow tool needs: the command, the files it reads
 (data and upstream outputs, then the code it runs), what it writes, its log and benchmark file,
@@ -23,6 +23,7 @@ from pathlib import Path
 
 from dllaunchpad.pipeline import folders
 from dllaunchpad.pipeline.codedeps import PKG, PKG_DIR, closure
+from dllaunchpad.pipeline.param_slices import SLICES_DIR, STAGE as SPLIT_STAGE
 from dllaunchpad.pipeline.sections import group_of
 
 # The registry (pipeline/registry.py) builds this table and imports this module; type names
@@ -181,6 +182,14 @@ def build_stages(reg: Registry) -> dict[str, Stage]:
 
     def add(stage: Stage) -> None:
         out[stage.name] = stage
+
+    # First, for DVC: every stage reads its params from its own slice of params.yaml, which this
+    # stage writes (pipeline/param_slices.py). Snakemake reads params.yaml itself and never
+    # needs it, but has the rule too (one table for both tools).
+    add(Stage(SPLIT_STAGE, "params", None, ("split-params",), ("params.yaml",),
+              closure("pipeline/param_slices.py"), (Output(SLICES_DIR, directory=True),), (),
+              resources=_resources(reg, "cpu"), local=True, log=f"logs/params/{SPLIT_STAGE}.log",
+              benchmark=f"logs/benchmarks/{reg.scale}/params/{SPLIT_STAGE}.tsv"))
 
     for ds in reg.datasets.values():
         add(Stage(f"fetch_{ds.name}", "fetch", ds.name, ("fetch", ds.name),
