@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 import workcopy
-from dllaunchpad.pipeline.param_slices import keys_of
+from dllaunchpad.pipeline.stage_inputs import keys_of
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +81,7 @@ def _outputs(root: Path) -> dict[str, str]:
 
 def test_snakemake_run_is_recorded_in_dvc(mini):
     run = workcopy.run(["snakemake", "--cores", "4"], mini)
-    assert "recording 9 stage(s) in dvc.lock" in run.stderr  # 8 and split_params (its slices)
+    assert "recording 9 stage(s) in dvc.lock" in run.stderr  # 8 and stage_inputs (their params slices and code manifests)
     # 300 epochs do not solve XOR: this DAG checks the machinery. Its config run with seeds 0, 1, 2
     # ends at MSE 0.226 / 0.182 / 0.240 with accuracy 0.5 / 0.75 / 0.5 (an untrained net sits at
     # 0.25): the band is that range widened a little, below the untrained value.
@@ -115,8 +115,8 @@ def test_a_hyperparameter_change_reruns_one_experiment_under_snakemake(mini):
 def test_a_hyperparameter_change_reruns_one_experiment_under_dvc(mini):
     _set_xor_lr(mini, 0.003)
     repro = workcopy.run(["dvc", "repro"], mini)
-    # split_params first (params.yaml changed), then only what its new slices changed
-    assert workcopy.dvc_ran_stages(repro.stdout) == sorted([*XOR_CHANGED, "split_params"])
+    # stage_inputs first (params.yaml changed), then only what its new slices changed
+    assert workcopy.dvc_ran_stages(repro.stdout) == sorted([*XOR_CHANGED, "stage_inputs"])
     # Snakemake still remembers lr 0.002: it would rerun XOR until told what DVC did.
     dry = workcopy.run(["snakemake", "-n", "--cores", "1"], mini)
     assert workcopy.ran_rules(dry.stdout + dry.stderr) == XOR_CHANGED
@@ -139,7 +139,7 @@ def test_a_seed_change_reruns_the_same_stages_under_both(mini):
     params["seed"] = 2
     workcopy.write_params(mini, params)
     repro = workcopy.run(["dvc", "repro"], mini)
-    assert workcopy.dvc_ran_stages(repro.stdout) == sorted([*expected, "split_params"])
+    assert workcopy.dvc_ran_stages(repro.stdout) == sorted([*expected, "stage_inputs"])
     workcopy.run(["dllaunchpad", "dvc-sync"], mini)
     _assert_snakemake_idle(mini)
 

@@ -156,7 +156,7 @@ def test_snakemake_gets_the_files_dvc_the_folder(raw_params, midi_folder, tmp_pa
     reg = Registry.from_params(load_params(with_dataset(raw_params, "my_midi", spec(midi_folder))))
     fetch_stage, prep = reg.stage("fetch_my_midi"), reg.stage("preprocess_my_midi")
     assert fetch_stage.inputs == tuple(f"{midi_folder}/{f}" for f in ("a.mid", "more.zip", "suite/b.mid"))
-    assert fetch_stage.deps == [str(midi_folder), *fetch_stage.code]
+    assert fetch_stage.deps == [str(midi_folder), fetch_stage.manifest]  # DVC: the folder, its code's manifest
     assert fetch_stage.params == ("datasets.my_midi.source",)
     assert "src/dllaunchpad/datasets/own_data.py" in fetch_stage.code
     assert "src/dllaunchpad/datasets/fetch.py" not in fetch_stage.code  # the downloader is not its code
@@ -165,8 +165,8 @@ def test_snakemake_gets_the_files_dvc_the_folder(raw_params, midi_folder, tmp_pa
     assert dvc["fetch_my_midi"]["deps"][0] == str(midi_folder)
     assert dvc["fetch_my_midi"]["outs"] == ["data/raw/my_midi"]
     # the downloads keep their own code and pins
-    assert "src/dllaunchpad/datasets/fetch.py" in reg.stage("fetch_iris").deps
-    assert "src/dllaunchpad/datasets/own_data.py" not in reg.stage("fetch_iris").deps
+    assert "src/dllaunchpad/datasets/fetch.py" in reg.stage("fetch_iris").code
+    assert "src/dllaunchpad/datasets/own_data.py" not in reg.stage("fetch_iris").code
     assert reg.stage("fetch_iris").params == ("datasets.iris.files",)
 
 

@@ -225,7 +225,8 @@ def test_report_stage_lists_every_page(raw_params):
     stage = yaml.safe_load(render(raw_params))["stages"]["report"]
     reg = Registry.from_params(load_params(raw_params))
     assert [o if isinstance(o, str) else next(iter(o)) for o in stage["outs"]] == reg.stage("report").paths()
-    assert "src/dllaunchpad/report/templates/experiment.html" in stage["deps"]
+    assert "src/dllaunchpad/report/templates/experiment.html" in reg.stage("report").code
+    assert stage["deps"][-1] == "data/code/report.txt"  # DVC: the manifest of that code
 
 
 def test_run_resolves_experiment_names(raw_params):

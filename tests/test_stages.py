@@ -17,7 +17,7 @@ from conftest import REPO
 from dllaunchpad.pipeline import family
 from dllaunchpad.pipeline.config import ParamsError, load_params
 from dllaunchpad.pipeline.dvc_yaml import render
-from dllaunchpad.pipeline.param_slices import keys_of
+from dllaunchpad.pipeline.stage_inputs import keys_of
 from dllaunchpad.pipeline.registry import Registry
 from dllaunchpad.pipeline.stages import targets_of
 
@@ -65,11 +65,18 @@ def test_snakemake_and_dvc_hold_the_same_stages(raw_params, config):
 
     mode = mode_of(overrides, raw_params)  # what Snakemake writes dvc.yaml for under this --config
     dvc = yaml.safe_load(render(raw_params, mode=mode))["stages"]
+    table = Registry.from_params(load_params(raw_params, scale=mode.get("scale"),
+                                             skip_datasets=mode.get("skip_datasets"))).stages()
     rules = _snakemake_rules(*config)
     assert set(rules) - {"all"} == set(dvc)
     for name, stage in dvc.items():
         rule = rules[name]
-        assert rule["input"] == sorted(stage["deps"]), name
+        # DVC depends on the stage's code manifest (pipeline/stage_inputs.py), Snakemake on the files
+        manifest = table[name].manifest
+        if manifest:
+            assert stage["deps"][-1] == manifest and not any(d.startswith("src/") for d in stage["deps"]), name
+        deps = [f for d in stage["deps"] for f in (table[name].code if d == manifest else (d,))]
+        assert rule["input"] == sorted(deps), name
         assert rule["output"] == _dvc_written(stage), name
         assert sorted(json.loads(rule["params"]["settings"])) == sorted(keys_of(stage)), name
         assert rule["params"]["command"].replace("--scale full ", "") == stage["cmd"]

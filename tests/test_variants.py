@@ -17,7 +17,7 @@ from conftest import REPO
 from dllaunchpad.analysis import spread
 from dllaunchpad.pipeline.config import ParamsError, load_params
 from dllaunchpad.pipeline.dvc_yaml import render
-from dllaunchpad.pipeline.param_slices import keys_of
+from dllaunchpad.pipeline.stage_inputs import keys_of
 from dllaunchpad.pipeline.registry import Registry
 from dllaunchpad.pipeline.stages import build_stages
 

@@ -19,8 +19,8 @@
     dllaunchpad dvc-yaml [--check]        regenerate dvc.yaml from the registry (or check it is fresh)
     dllaunchpad dvc-sync                  after dvc pull/checkout/repro: mark what DVC vouches for as
                                           done for Snakemake too (file times in DAG order, metadata)
-    dllaunchpad split-params              write each dvc.yaml stage's slice of params.yaml
-                                          (data/params/<stage>.json; DVC's split_params stage)
+    dllaunchpad stage-inputs              write each dvc.yaml stage's slice of params.yaml and code
+                                          manifest (data/params/, data/code/: DVC's first stage)
 
 Every command reads ./params.yaml (or --params) and validates it first.
 """
@@ -346,12 +346,12 @@ def cmd_dvc_yaml(args) -> int:
     return 0
 
 
-def cmd_split_params(args) -> int:
-    from dllaunchpad.pipeline.param_slices import SLICES_DIR, refresh
+def cmd_stage_inputs(args) -> int:
+    from dllaunchpad.pipeline.stage_inputs import CODE_DIR, PARAMS_DIR, refresh
 
     _registry(args)  # validate params.yaml first, like every command
     written = refresh(params=args.params)
-    print(f"split-params: {written} slice(s) of {args.params} rewritten in {SLICES_DIR}/")
+    print(f"stage-inputs: {written} file(s) rewritten in {PARAMS_DIR}/ and {CODE_DIR}/")
     return 0
 
 
@@ -424,8 +424,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--skip-datasets", metavar="A,B", help="leave these datasets out (as skip_datasets), e.g. rps "
                     "offline; with the global --scale, the mode `dvc repro` then runs")
     sp.set_defaults(fn=cmd_dvc_yaml)
-    sub.add_parser("split-params", help="write each DVC stage's slice of params.yaml (data/params/, "
-                   "the split_params stage)").set_defaults(fn=cmd_split_params)
+    sub.add_parser("stage-inputs", help="write each DVC stage's slice of params.yaml and code manifest "
+                   "(data/params/, data/code/: the stage_inputs stage)").set_defaults(fn=cmd_stage_inputs)
     sub.add_parser("dvc-sync", help="after dvc pull/checkout/repro: tell Snakemake what DVC vouches for"
                    ).set_defaults(fn=cmd_dvc_sync)
     # Internal: the warm interpreter `run` starts for local jobs (warm.py); not listed in --help.

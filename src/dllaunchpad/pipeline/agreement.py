@@ -93,13 +93,14 @@ def record_snakemake_run(rules: Iterable[str], config: Mapping, root: Path | str
         _say("not recording this run in DVC: dvc.yaml is out of date with params.yaml; run "
              "`dllaunchpad dvc-yaml`, then `dvc commit` or rerun.")
         return []
-    # The stages read their params from slices of params.yaml (pipeline/param_slices.py), which
-    # this run did not write (Snakemake reads params.yaml): write them, and record their stage.
-    from dllaunchpad.pipeline.param_slices import STAGE as SPLIT_STAGE, refresh as write_slices
+    # DVC's stages read slices of params.yaml and code manifests (pipeline/stage_inputs.py),
+    # which this run did not write (Snakemake reads params.yaml and the sources): write them,
+    # and record the stage that makes them.
+    from dllaunchpad.pipeline.stage_inputs import STAGE as INPUTS_STAGE, refresh as write_stage_inputs
 
-    write_slices(root)
-    if SPLIT_STAGE in every_stage and SPLIT_STAGE not in stages:
-        stages.insert(0, SPLIT_STAGE)
+    write_stage_inputs(root)
+    if INPUTS_STAGE in every_stage and INPUTS_STAGE not in stages:
+        stages.insert(0, INPUTS_STAGE)
     _say(f"recording {len(stages)} stage(s) in dvc.lock: dvc commit --force {' '.join(stages)}")
     # `dvc commit` with targets commits them one at a time and rewrites dvc.lock after each: for
     # the ~200 stages of the quick DAG that took over 10 minutes. A run of every stage commits
@@ -152,11 +153,12 @@ def sync_snakemake(root: Path | str = ".", snakemake_args: Iterable[str] = ()) -
     root = Path(root)
     if not _dvc_ready(root):
         raise RuntimeError(f"{root.resolve()}: no DVC repository (.dvc/) or no `dvc` on PATH")
-    # Slices first: after an edit of params.yaml, data/params/ still holds the old values, and
-    # DVC would vouch for every stage but split_params (pipeline/param_slices.py).
-    from dllaunchpad.pipeline.param_slices import refresh as write_slices
+    # Stage inputs first: after an edit of params.yaml or of the code, data/params/ and data/code/
+    # still hold the old ones, and DVC would vouch for every stage but stage_inputs
+    # (pipeline/stage_inputs.py).
+    from dllaunchpad.pipeline.stage_inputs import refresh as write_stage_inputs
 
-    write_slices(root)
+    write_stage_inputs(root)
     stale = dvc_stale_stages(root)
     vouched = [s for s in dvc_stage_names(root) if s not in stale]
     if stale:

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from dllaunchpad.pipeline.config import load_params, read_params
-from dllaunchpad.pipeline.param_slices import slice_path
+from dllaunchpad.pipeline.stage_inputs import slice_path
 from dllaunchpad.pipeline.registry import Registry
 
 HEADER = """\
@@ -23,9 +23,10 @@ HEADER = """\
 # Do not edit: change params.yaml (Snakemake and `dllaunchpad run` then rewrite this file, or run
 # `dllaunchpad dvc-yaml`); tests/test_stages.py checks that the committed file is fresh.
 # One stage per row of the stage table (src/dllaunchpad/pipeline/stages.py), as the Snakefile's rules:
-# split_params -> fetch_* -> preprocess_* -> train_* -> [generate_*] -> evaluate_* -> report.
-# Each stage reads its params from data/params/<stage>.json, the slice of params.yaml that
-# split_params writes (pipeline/param_slices.py: a no-op `dvc status` 100x faster).
+# stage_inputs -> fetch_* -> preprocess_* -> train_* -> [generate_*] -> evaluate_* -> report.
+# Each stage reads its params from data/params/<stage>.json, its slice of params.yaml, and
+# depends on data/code/<group>.txt, the hashes of the sources it runs: stage_inputs writes
+# them (pipeline/stage_inputs.py; a no-op `dvc status` in seconds, not minutes).
 # Every output is cached (the repository's git ignores data/, models/ and reports/): `dvc pull`
 # restores all of them, and `dllaunchpad dvc-sync` then tells Snakemake they are up to date.
 """
@@ -36,7 +37,7 @@ def stages(reg: Registry, scale_flag: str | None = None) -> dict:
     out: dict[str, dict] = {}
     for stage in reg.stages().values():
         entry = {"cmd": stage.command(scale_flag), "deps": stage.deps}
-        if stage.params:  # read from the stage's slice of params.yaml (pipeline/param_slices.py)
+        if stage.params:  # read from the stage's slice of params.yaml (pipeline/stage_inputs.py)
             entry["params"] = [{slice_path(stage.name): list(stage.params)}]
         entry["outs"] = stage.paths("out")
         if stage.paths("plots"):

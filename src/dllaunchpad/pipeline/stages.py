@@ -1,6 +1,6 @@
 """The stage table: every stage of the DAG, once, built from the registry.
 
-    [split_params] fetch_<dataset> -> preprocess_<dataset> -> train_<experiment>
+    [stage_inputs] fetch_<dataset> -> preprocess_<dataset> -> train_<experiment>
                    -> [generate_<experiment>] -> evaluate_<experiment> -> report
 
 Each :class:`Stage` says everything a workflow tool needs: the command, the files it reads
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from dllaunchpad.pipeline import folders
 from dllaunchpad.pipeline.codedeps import PKG, PKG_DIR, closure
-from dllaunchpad.pipeline.param_slices import SLICES_DIR, STAGE as SPLIT_STAGE
+from dllaunchpad.pipeline.stage_inputs import CODE_DIR, PARAMS_DIR, STAGE as INPUTS_STAGE, manifest_path
 from dllaunchpad.pipeline.sections import group_of
 
 # The registry (pipeline/registry.py) builds this table and imports this module; type names
@@ -68,6 +68,14 @@ class Stage:
     # The threads a computing step (train, generate, evaluate) runs on, written into its command
     # so that both tools run it the same way (params.yaml `threads`); None: not pinned.
     threads: int | None = None
+    # The name of its import closure (train_cnn_classifier, prepare_mnist, report): stages of
+    # one family and step share it, and under DVC they depend on its code manifest
+    # (pipeline/stage_inputs.py) instead of each file. "" for the stage that writes them.
+    code_group: str = ""
+
+    @property
+    def manifest(self) -> str | None:
+        return manifest_path(self.code_group) if self.code_group else None
 
     def command(self, scale: str | None = None) -> str:
         """The shell command. Snakemake passes the scale it was given (it may come from
@@ -82,8 +90,10 @@ class Stage:
 
     @property
     def deps(self) -> list[str]:
-        """DVC's dependencies (Snakemake's inputs are `inputs` + `code`)."""
-        return [*((self.source_folder,) if self.source_folder else self.inputs), *self.code]
+        """DVC's dependencies: its data, then its code manifest, which stands for `code`
+        (Snakemake's inputs are `inputs` + `code` themselves)."""
+        data = (self.source_folder,) if self.source_folder else self.inputs
+        return [*data, *((self.manifest,) if self.manifest else self.code)]
 
     def paths(self, kind: str | None = None) -> list[str]:
         return [o.path for o in self.outputs if kind is None or o.kind == kind]
@@ -183,23 +193,16 @@ def build_stages(reg: Registry) -> dict[str, Stage]:
     def add(stage: Stage) -> None:
         out[stage.name] = stage
 
-    # First, for DVC: every stage reads its params from its own slice of params.yaml, which this
-    # stage writes (pipeline/param_slices.py). Snakemake reads params.yaml itself and never
-    # needs it, but has the rule too (one table for both tools).
-    add(Stage(SPLIT_STAGE, "params", None, ("split-params",), ("params.yaml",),
-              closure("pipeline/param_slices.py"), (Output(SLICES_DIR, directory=True),), (),
-              resources=_resources(reg, "cpu"), local=True, log=f"logs/params/{SPLIT_STAGE}.log",
-              benchmark=f"logs/benchmarks/{reg.scale}/params/{SPLIT_STAGE}.tsv"))
-
     for ds in reg.datasets.values():
         add(Stage(f"fetch_{ds.name}", "fetch", ds.name, ("fetch", ds.name),
                   folders.source_files(ds.spec) if ds.kind else (), _fetch_code(ds),
                   (Output(ds.raw_dir, directory=True),),
                   (f"datasets.{ds.name}.{'source' if ds.kind else 'files'}",), source_folder=ds.source_folder,
+                  code_group="fetch_own_data" if ds.kind else ("fetch_classical_piano" if ds.name == "classical_piano" else "fetch"),
                   resources=_resources(reg, "cpu"), **_logs(reg, "fetch", ds.name)))
         pp = ("scale", f"datasets.{ds.name}.preprocess") + ((f"datasets.{ds.name}.quick",) if "quick" in ds.spec else ())
         add(Stage(f"preprocess_{ds.name}", "preprocess", ds.name, ("prepare", ds.name), (ds.raw_dir,),
-                  _preprocess_code(ds), (Output(ds.processed_dir, directory=True),), pp,
+                  _preprocess_code(ds), (Output(ds.processed_dir, directory=True),), pp, code_group=f"prepare_{ds.module}",
                   resources=_resources(reg, "cpu"), **_logs(reg, "preprocess", ds.name)))
 
     for exp in reg.experiments.values():
@@ -213,14 +216,16 @@ def build_stages(reg: Registry) -> dict[str, Stage]:
             add(Stage(f"train_{exp.name}", "train", exp.name, ("train", exp.name), data,
                       experiment_code(exp, "train"), (Output(exp.model_dir, directory=True), history), params,
                       resources={**_resources(reg, "train"), **(gpu_request(reg.cluster, exp.spec["trainer"]) if exp.gpu else {})},
-                      gpu=exp.gpu, launcher=_launcher(exp), threads=reg.threads, **_logs(reg, "train", exp.name)))
+                      gpu=exp.gpu, launcher=_launcher(exp), threads=reg.threads, code_group=f"train_{exp.family}",
+                      **_logs(reg, "train", exp.name)))
         if exp.generates:
             music = Output(exp.generated_dir, directory=True,
                            report={"caption": f"{CAPTIONS}/music.rst", "patterns": ["{name}.png"], **_section(exp),
                                    "labels": "figure"})
             add(Stage(f"generate_{exp.name}", "generate", exp.name, ("generate", exp.name), (exp.model_dir, *data),
                       experiment_code(exp, "generate"), (music,), params,
-                      resources=_resources(reg, "cpu"), threads=reg.threads, **_logs(reg, "generate", exp.name)))
+                      resources=_resources(reg, "cpu"), threads=reg.threads, code_group=f"generate_{exp.family}",
+                      **_logs(reg, "generate", exp.name)))
         if exp.trains:
             evaluated = (exp.model_dir, exp.history) + ((exp.generated_dir,) if exp.generates else ()) + \
                 tuple(reg.experiments[u].model_dir for u in exp.uses)
@@ -231,14 +236,15 @@ def build_stages(reg: Registry) -> dict[str, Stage]:
                                  "labels": "figure"})
         add(Stage(f"evaluate_{exp.name}", "evaluate", exp.name, ("evaluate", exp.name), evaluated,
                   experiment_code(exp, "evaluate"), (figures, Output(exp.metrics, kind="metrics")), params,
-                  resources=_resources(reg, "cpu"), threads=reg.threads, **_logs(reg, "evaluate", exp.name)))
+                  resources=_resources(reg, "cpu"), threads=reg.threads, code_group=f"evaluate_{exp.family}",
+                  **_logs(reg, "evaluate", exp.name)))
 
     for cmp in reg.comparisons.values():
         variants = [reg.experiments[v] for v in cmp.variants]
         add(Stage(f"compare_{cmp.name}", "compare", cmp.name, ("compare", cmp.name),
                   tuple(p for v in variants for p in (v.metrics, v.figures_dir)), closure("runners/compare.py"),
                   (Output(cmp.out_dir, directory=True),), ("scale",) + cmp.param_keys,
-                  resources=_resources(reg, "cpu"), **_logs(reg, "compare", cmp.name)))
+                  resources=_resources(reg, "cpu"), code_group="compare", **_logs(reg, "compare", cmp.name)))
 
     report_inputs = [ds.processed_dir for ds in reg.datasets.values()]
     for exp in reg.experiments.values():
@@ -252,8 +258,25 @@ def build_stages(reg: Registry) -> dict[str, Stage]:
     add(Stage("report", "report", None, ("report",), tuple(report_inputs), _report_code(),
               (index, *(Output(p) for p in pages)), ("scale", "experiments"),  # the pages show the settings
               resources=_resources(reg, "cpu"), local=True, log="logs/report/report.log",
-              benchmark=f"logs/benchmarks/{reg.scale}/report/report.tsv"))
-    return out
+              benchmark=f"logs/benchmarks/{reg.scale}/report/report.tsv", code_group="report"))
+    return {INPUTS_STAGE: _inputs_stage(reg, out), **out}
+
+
+def _inputs_stage(reg: Registry, table: dict[str, Stage]) -> Stage:
+    """The first stage, for DVC: it writes every stage's slice of params.yaml and every code
+    manifest (pipeline/stage_inputs.py), so it depends on params.yaml and on all their code.
+    Snakemake reads params.yaml and the sources itself and never asks for it (the rule exists:
+    one table for both tools)."""
+    groups: dict[str, tuple[str, ...]] = {}
+    for stage in table.values():
+        if groups.setdefault(stage.code_group, stage.code) != stage.code:  # a naming slip here
+            raise ValueError(f"code group {stage.code_group!r}: {stage.name} runs other code than "
+                             "an earlier stage of that group")
+    code = sorted({*closure("pipeline/stage_inputs.py"), *(f for files in groups.values() for f in files)})
+    return Stage(INPUTS_STAGE, "inputs", None, ("stage-inputs",), ("params.yaml",), tuple(code),
+                 (Output(PARAMS_DIR, directory=True), Output(CODE_DIR, directory=True)), (),
+                 resources=_resources(reg, "cpu"), local=True, log=f"logs/inputs/{INPUTS_STAGE}.log",
+                 benchmark=f"logs/benchmarks/{reg.scale}/inputs/{INPUTS_STAGE}.tsv")
 
 
 def _results(table: dict, name: str) -> list[str]:
