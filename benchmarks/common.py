@@ -43,7 +43,12 @@ class Row:
 
 
 def print_table(rows: list[Row], out=None) -> None:
+    """The rows as a table, under the CPU they were measured on (these machines are Intel one
+    session and AMD the next)."""
+    from dllaunchpad.training.devices import cpu_model
+
     out = out or sys.stdout
+    print(f"CPU: {cpu_model()}, {threads()} cores usable", file=out)
     header = ["benchmark", "figure", "value", "target", "met", "note"]
     cells = [header] + [r.as_text() for r in rows]
     widths = [max(len(c[i]) for c in cells) for i in range(len(header))]

@@ -24,16 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import REPO, Row, print_table  # noqa: E402
+from dllaunchpad.training.devices import cpu_model  # noqa: E402
 
 EXPERIMENTS = ["mnist_mlp", "mnist_early_stopping", "mnist_l1", "mnist_dropout", "mnist_cnn", "mnist_denoising_ae",
                "sunspots_lstm"]
-
-
-def cpu_model() -> str:
-    for line in open("/proc/cpuinfo"):
-        if line.lower().startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
 
 
 def run_child(cmd: list[str], env: dict) -> dict:
