@@ -2,7 +2,7 @@
 
 Each script runs in its own process (threads, allocator settings and imported modules do not
 carry over), back to back on the same machine, so that their ratios hold on a noisy machine.
-About 15 minutes on 2 cores, most of it the quick DAG; `--only NAME ...` runs a subset,
+About 17 minutes on 2 cores, most of it the quick DAG; `--only NAME ...` runs a subset,
 `--json FILE` keeps the rows. The GPU script (benchmarks/gpu.py) is separate: it needs a GPU.
 
     1 training_overhead   Lightning runner vs a plain loop, mnist_mlp epoch    <= 1.15x
@@ -13,6 +13,8 @@ About 15 minutes on 2 cores, most of it the quick DAG; `--only NAME ...` runs a 
                           times, then no-op snakemake -n / dvc status / repro  <= 2.5 min, 3 s, 1 s
     6 hardware_limit      training GFLOP/s against the fp32 matmul peak
     7 job_start           fixed cost of a train/evaluate job, cold and warm    <= 1.5 s
+    8 dvc_status          no-op dvc status / repro on the full registry, from   <= 1 s
+                          placeholder outputs (no DAG run); dvc commit of all
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from pathlib import Path
 
 from common import REPO, Row, print_table
 
-SCRIPTS = ["training_overhead", "convolutions", "data_path", "imports", "hardware_limit", "job_start", "quick_dag"]
+SCRIPTS = ["training_overhead", "convolutions", "data_path", "imports", "hardware_limit", "job_start", "dvc_status",
+           "quick_dag"]
 
 
 def main() -> int:
