@@ -46,5 +46,8 @@ def test_rule_times_read_snakemake_benchmark_files(tmp_path, capsys):
     assert times[0][1:] == (7.0, 6.5, 426.1) and times[1][3] != times[1][3]  # NA -> nan
     print_table([Row("x", "a figure", 1.5, "s", "<= 2 s", True, "note")])
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["benchmark", "figure", "value", "target", "met", "note"]
-    assert out[2].split() == ["x", "a", "figure", "1.5", "s", "<=", "2", "s", "yes", "note"]
+    from dllaunchpad.training.devices import cpu_model
+
+    assert out[0].startswith(f"CPU: {cpu_model()}, ")  # Intel one session, AMD the next: say which
+    assert out[1].split() == ["benchmark", "figure", "value", "target", "met", "note"]
+    assert out[3].split() == ["x", "a", "figure", "1.5", "s", "<=", "2", "s", "yes", "note"]
