@@ -347,10 +347,11 @@ def cmd_dvc_yaml(args) -> int:
 
 
 def cmd_stage_inputs(args) -> int:
-    from dllaunchpad.pipeline.stage_inputs import CODE_DIR, PARAMS_DIR, refresh
+    from dllaunchpad.pipeline.dvc_yaml import write_stage_inputs
+    from dllaunchpad.pipeline.stage_inputs import CODE_DIR, PARAMS_DIR
 
     _registry(args)  # validate params.yaml first, like every command
-    written = refresh(params=args.params)
+    written = write_stage_inputs(params=args.params)
     print(f"stage-inputs: {written} file(s) rewritten in {PARAMS_DIR}/ and {CODE_DIR}/")
     return 0
 

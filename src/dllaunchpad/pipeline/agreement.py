@@ -96,7 +96,8 @@ def record_snakemake_run(rules: Iterable[str], config: Mapping, root: Path | str
     # DVC's stages read slices of params.yaml and code manifests (pipeline/stage_inputs.py),
     # which this run did not write (Snakemake reads params.yaml and the sources): write them,
     # and record the stage that makes them.
-    from dllaunchpad.pipeline.stage_inputs import STAGE as INPUTS_STAGE, refresh as write_stage_inputs
+    from dllaunchpad.pipeline.dvc_yaml import write_stage_inputs
+    from dllaunchpad.pipeline.stage_inputs import STAGE as INPUTS_STAGE
 
     write_stage_inputs(root)
     if INPUTS_STAGE in every_stage and INPUTS_STAGE not in stages:
@@ -156,7 +157,7 @@ def sync_snakemake(root: Path | str = ".", snakemake_args: Iterable[str] = ()) -
     # Stage inputs first: after an edit of params.yaml or of the code, data/params/ and data/code/
     # still hold the old ones, and DVC would vouch for every stage but stage_inputs
     # (pipeline/stage_inputs.py).
-    from dllaunchpad.pipeline.stage_inputs import refresh as write_stage_inputs
+    from dllaunchpad.pipeline.dvc_yaml import write_stage_inputs
 
     write_stage_inputs(root)
     stale = dvc_stale_stages(root)

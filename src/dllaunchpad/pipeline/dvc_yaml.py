@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from dllaunchpad.pipeline.config import load_params, read_params
+from dllaunchpad.pipeline import stage_inputs
 from dllaunchpad.pipeline.stage_inputs import slice_path
 from dllaunchpad.pipeline.registry import Registry
 
@@ -123,3 +124,16 @@ def refresh(path: str | Path = "dvc.yaml", mode: dict | None = None) -> bool:
     what = ", ".join(f"{k}={v}" for k, v in sorted((mode or {}).items())) or "params.yaml"
     print(f"launchpad: regenerated {path} from the stage table for {what}", file=sys.stderr)
     return True
+
+
+def write_stage_inputs(root: Path | str = ".", params: Path | str = "params.yaml") -> int:
+    """Write the params slices and code manifests (pipeline/stage_inputs.py) of the stages in
+    `root`'s dvc.yaml: the stage table for params.yaml and the mode dvc.yaml was written for
+    (--scale quick, left-out datasets). The `stage_inputs` stage (`dllaunchpad stage-inputs`),
+    Snakemake's record of a run in dvc.lock and `dllaunchpad dvc-sync` call it. Returns the
+    number of files written."""
+    root = Path(root)
+    raw = read_params(root / params)
+    mode = mode_in(root / "dvc.yaml")
+    effective = load_params(raw, scale=mode.get("scale"), skip_datasets=mode.get("skip_datasets"))
+    return stage_inputs.write(Registry.from_params(effective, root=root).stages(), raw, root)

@@ -22,6 +22,9 @@ has run, `dvc status` names only `stage_inputs` as changed: `dllaunchpad stage-i
 `dvc repro stage_inputs`) first, and `dvc status` lists every stage the edit touches.
 Snakemake reads params.yaml and the sources itself; its onsuccess record in dvc.lock and
 `dllaunchpad dvc-sync` write these files first (pipeline/agreement.py).
+
+This module knows only how to slice and hash; pipeline/dvc_yaml.py's `write_stage_inputs` builds
+the stage table they are written for (this module sits below the stage table, which imports it).
 """
 
 from __future__ import annotations
@@ -101,22 +104,6 @@ def write(table: dict, params: dict, root: Path | str = ".") -> int:
                 if old.is_file() and f"{folder}/{old.name}" not in files:
                     old.unlink()
     return written
-
-
-def refresh(root: Path | str = ".", params: Path | str = "params.yaml") -> int:
-    """The slices and manifests of the stages in `root`'s dvc.yaml (`dllaunchpad stage-inputs`,
-    the `stage_inputs` stage, Snakemake's record of a run in dvc.lock, `dllaunchpad dvc-sync`):
-    the stage table for params.yaml and the mode dvc.yaml was written for (--scale quick,
-    left-out datasets)."""
-    from dllaunchpad.pipeline.config import load_params, read_params
-    from dllaunchpad.pipeline.dvc_yaml import mode_in
-    from dllaunchpad.pipeline.registry import Registry
-
-    root = Path(root)
-    raw = read_params(root / params)
-    mode = mode_in(root / "dvc.yaml")
-    effective = load_params(raw, scale=mode.get("scale"), skip_datasets=mode.get("skip_datasets"))
-    return write(Registry.from_params(effective, root=root).stages(), raw, root)
 
 
 def keys_of(dvc_stage: dict) -> list[str]:

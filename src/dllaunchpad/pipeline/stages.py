@@ -264,7 +264,8 @@ def build_stages(reg: Registry) -> dict[str, Stage]:
 
 def _inputs_stage(reg: Registry, table: dict[str, Stage]) -> Stage:
     """The first stage, for DVC: it writes every stage's slice of params.yaml and every code
-    manifest (pipeline/stage_inputs.py), so it depends on params.yaml and on all their code.
+    manifest (pipeline/stage_inputs.py), so it depends on params.yaml, on all their code and on
+    the code that writes them (pipeline/dvc_yaml.py's write_stage_inputs).
     Snakemake reads params.yaml and the sources itself and never asks for it (the rule exists:
     one table for both tools)."""
     groups: dict[str, tuple[str, ...]] = {}
@@ -272,7 +273,7 @@ def _inputs_stage(reg: Registry, table: dict[str, Stage]) -> Stage:
         if groups.setdefault(stage.code_group, stage.code) != stage.code:  # a naming slip here
             raise ValueError(f"code group {stage.code_group!r}: {stage.name} runs other code than "
                              "an earlier stage of that group")
-    code = sorted({*closure("pipeline/stage_inputs.py"), *(f for files in groups.values() for f in files)})
+    code = sorted({*closure("pipeline/dvc_yaml.py"), *(f for files in groups.values() for f in files)})
     return Stage(INPUTS_STAGE, "inputs", None, ("stage-inputs",), ("params.yaml",), tuple(code),
                  (Output(PARAMS_DIR, directory=True), Output(CODE_DIR, directory=True)), (),
                  resources=_resources(reg, "cpu"), local=True, log=f"logs/inputs/{INPUTS_STAGE}.log",
