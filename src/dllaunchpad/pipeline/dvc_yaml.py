@@ -14,9 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from dllaunchpad.pipeline.config import load_params, read_params
 from dllaunchpad.pipeline import stage_inputs
-from dllaunchpad.pipeline.stage_inputs import slice_path
+from dllaunchpad.pipeline.config import load_params, read_params
 from dllaunchpad.pipeline.registry import Registry
 
 HEADER = """\
@@ -39,7 +38,7 @@ def stages(reg: Registry, scale_flag: str | None = None) -> dict:
     for stage in reg.stages().values():
         entry = {"cmd": stage.command(scale_flag), "deps": stage.deps}
         if stage.params:  # read from the stage's slice of params.yaml (pipeline/stage_inputs.py)
-            entry["params"] = [{slice_path(stage.name): list(stage.params)}]
+            entry["params"] = [{stage_inputs.slice_path(stage.name): list(stage.params)}]
         entry["outs"] = stage.paths("out")
         if stage.paths("plots"):
             entry["plots"] = [{o.path: o.plot} if o.plot else o.path for o in stage.outputs if o.kind == "plots"]
