@@ -162,7 +162,8 @@ def test_linear_regions_family(params, tmp_path):
         assert by_depth[0] <= 56 and by_depth[-1] == m[f"regions_{when}"] <= m["upper_bound_2_inputs"]
     assert m["regions_trained"] < m["chapter_region_count"] == 100_000
     assert m["grid_points"] == 6400 and m["regions_trained_half_grid"] > 0
-    assert {p.name for p in (tmp_path / exp.figures_dir).glob("*.png")} == {"regions.png", "regions_by_depth.png"}
+    figures = {p.name for p in (tmp_path / exp.figures_dir).glob("*.png")}
+    assert figures == {"regions.png", "regions_by_depth.png", "history.png"}  # history.png: the learning curves
 
 
 # -- 31.5.1-31.5.3: convolution ------------------------------------------------------------

@@ -221,7 +221,7 @@ def test_train_generate_evaluate(small_root, small_exp, monkeypatch):
     assert metrics["t1.5_distinct_pitches"] == m["t1.5_distinct_pitches"]
     assert np.isfinite([metrics["train_loss"], metrics["val_loss"]]).all() and metrics["val_loss"] < 6
     assert {p.name for p in (small_root / exp.figures_dir).iterdir()} == {
-        "loss.png", "loss_terms.png", "pitch_classes.png", "statistics.csv", "run.json"}
+        "loss.png", "loss_terms.png", "pitch_classes.png", "statistics.csv", "run.json", "history.png"}
     chapter = yaml.safe_load((REPO / "src/dllaunchpad/report/chapter_values.yaml").read_text())
     assert set(chapter["midi_lstm"]["values"]) <= set(metrics)
 

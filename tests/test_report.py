@@ -269,6 +269,16 @@ def test_run_experiment_then_snakemake_report(tmp_path):
     assert json.loads((tmp_path / "reports/metrics/xor.json").read_text())["binary_accuracy"] == 1.0
     xor_page = (tmp_path / "reports/experiments/xor.html").read_text()
     assert '<span class="status status-done">done</span>' in xor_page
+    # The learning curves: drawn by evaluate beside the figures (not in the report job), shown
+    # once, in their own section, with the alt text the PNG carries.
+    from base64 import b64encode
+
+    from dllaunchpad.analysis.figures import alt_text
+
+    history_png = tmp_path / "reports/figures/xor/history.png"
+    assert history_png.read_bytes().startswith(b"\x89PNG\r\n")
+    assert 'id="history"' in xor_page and xor_page.count(b64encode(history_png.read_bytes()).decode()) == 1
+    assert "per-epoch history" in alt_text(history_png) and "loss" in alt_text(history_png)
     # The provenance cards: the model card beside the checkpoint, the result's card (holding it)
     # beside the figures, and the page's Provenance section drawn from them.
     from dllaunchpad.pipeline.provenance import dvc_md5

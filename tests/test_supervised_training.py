@@ -68,7 +68,7 @@ def test_iris_learns_and_the_checkpoint_reloads(params, tmp_path, mirror):
     counts = np.loadtxt(tmp_path / exp.figures_dir / "confusion_matrix.csv", delimiter=",", skiprows=1,
                         usecols=(1, 2, 3), dtype=int)
     assert counts.sum() == 30 and np.trace(counts) == 30 - m["test_errors"]
-    assert set(pngs(tmp_path / exp.figures_dir)) == {"accuracy.png", "loss.png", "confusion_matrix.png"}
+    assert set(pngs(tmp_path / exp.figures_dir)) == {"accuracy.png", "loss.png", "confusion_matrix.png", "history.png"}
     rows = history(tmp_path, exp)
     assert {"train_accuracy", "val_accuracy", "train_loss", "val_loss"} <= set(rows[0])
 
@@ -129,7 +129,7 @@ def test_denoising_autoencoder_trains_and_draws_grids(params, tmp_path):
     assert m["final_val_loss"] == pytest.approx(m["test_loss"], rel=1e-5)
     assert m["test_mse_noisy_input"] > 0.02
     figs = pngs(tmp_path / exp.figures_dir)
-    assert set(figs) == {"denoising_grid.png", "loss.png"} and figs["denoising_grid.png"][0] > 600
+    assert set(figs) == {"denoising_grid.png", "loss.png", "history.png"} and figs["denoising_grid.png"][0] > 600
 
 
 def test_boston_cross_validation_runs_every_fold(params, tmp_path, mirror):
@@ -170,7 +170,7 @@ def test_sunspots_naive_forecast_and_report(params, tmp_path, mirror):
     assert m["test_mae_sunspots"] == pytest.approx(m["test_mae"] * float(d["std"]))
     assert m["beats_naive"] is False and m["winner"] == "naive last-value forecast"  # 2 epochs: no chance
     assert m["epoch1_val_loss"] >= m["final_val_loss"] - 0.05
-    assert set(pngs(tmp_path / exp.figures_dir)) == {"test_forecast.png", "loss.png"}
+    assert set(pngs(tmp_path / exp.figures_dir)) == {"test_forecast.png", "loss.png", "history.png"}
 
 
 def test_rps_cnn_on_fixture_zips(params, tmp_path):

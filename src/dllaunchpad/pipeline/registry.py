@@ -24,6 +24,9 @@ from dllaunchpad.pipeline.variants import COMPARISONS, NAMED, OVERRIDES, PARAM_K
 # evaluate writes the facts about a run (device, every wall-clock key) beside the figures, so
 # that reports/metrics/<exp>.json holds results only and is byte-identical across runs.
 RUN_FILE = "run.json"
+# evaluate also draws the training history's learning curves there, and the report embeds them:
+# drawn in the one report job, at the end of every run, ~80 of them took most of its time.
+HISTORY_FIGURE = "history.png"
 # generate writes this last into reports/music/<exp>/: its presence means the folder is complete.
 GENERATED_SUMMARY = "summary.json"
 

@@ -126,15 +126,13 @@ def dataset_row(ds, root: Path) -> dict:
 
 # -- views ------------------------------------------------------------------------------------
 
-def views(params: dict, reg: Registry, root: Path, values: dict, with_history_figure: bool = True
-          ) -> list[ExperimentView]:
+def views(params: dict, reg: Registry, root: Path, values: dict) -> list[ExperimentView]:
     """Every experiment of params.yaml (left-out ones too), in the chapter's order."""
     out = []
     for name, spec in params["experiments"].items():
         keys = list(values.get(name, {}).get("values", {}))
         if name in reg.experiments:
-            out.append(experiment_view(reg.experiments[name], reg, root, params["scale"], keys,
-                                       with_history_figure))
+            out.append(experiment_view(reg.experiments[name], reg, root, params["scale"], keys))
         else:
             exp = Experiment(name, spec)
             out.append(ExperimentView(exp, group_of(exp.chapter), left_out_status(name, spec, params["scale"])))

@@ -27,7 +27,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from dllaunchpad.pipeline import provenance
-from dllaunchpad.pipeline.registry import RUN_FILE, Experiment, Registry, is_wall_clock
+from dllaunchpad.pipeline.registry import HISTORY_FIGURE, RUN_FILE, Experiment, Registry, is_wall_clock
 from dllaunchpad.pipeline.sections import Group, group_of
 from dllaunchpad.pipeline.stages import log_links
 
@@ -556,8 +556,8 @@ def links(exp: Experiment, reg: Registry, root: Path) -> list[tuple[str, str]]:
 
 # -- one experiment --------------------------------------------------------------------------
 
-def experiment_view(exp: Experiment, reg: Registry, root: Path, scale: str, chapter_keys: list[str],
-                    with_history_figure: bool = True) -> ExperimentView:
+def experiment_view(exp: Experiment, reg: Registry, root: Path, scale: str, chapter_keys: list[str]
+                    ) -> ExperimentView:
     root = Path(root)
     st = status(exp, reg, root, scale)
     view = ExperimentView(exp, group_of(exp.chapter), st)
@@ -573,7 +573,10 @@ def experiment_view(exp: Experiment, reg: Registry, root: Path, scale: str, chap
             view.run = {}
     view.card = _usable_card(provenance.read_card(figdir / provenance.CARD))
     if figdir.is_dir():
-        view.figures = [figure(p, root) for p in sorted(figdir.glob("*.png"))]
+        # The learning curves evaluate drew (runners/evaluate.py) have a section of their own.
+        history = figdir / HISTORY_FIGURE
+        view.history_figure = figure(history, root) if history.is_file() else None
+        view.figures = [figure(p, root) for p in sorted(figdir.glob("*.png")) if p.name != HISTORY_FIGURE]
         artifact_links: list = []
         _artifacts(figdir, root, view.tables, view.json_artifacts, artifact_links)
         view.links += [(f"artifact: {name}", rel) for name, rel in artifact_links]
@@ -585,17 +588,6 @@ def experiment_view(exp: Experiment, reg: Registry, root: Path, scale: str, chap
                                  if (t.name, tuple(t.header), tuple(map(tuple, t.rows))) not in shown]
     view.lead = lead_figures(view, root)
     _choose_thumbnail(view, root)
-    history = root / exp.history
-    if with_history_figure and history.is_file():
-        from dllaunchpad.analysis.figures import learning_curves, read_history
-
-        try:
-            drawn = learning_curves(read_history(history), f"{exp.title}: per-epoch history")
-        except (ValueError, KeyError):
-            drawn = None
-        if drawn is not None:
-            png, alt = drawn
-            view.history_figure = Figure("history.png", data_uri(png), alt)
     return view
 
 
@@ -621,7 +613,8 @@ def _choose_thumbnail(view: ExperimentView, root: Path) -> None:
     figdir = root / view.exp.figures_dir
     named = view.metrics.get("thumbnail")
     lead = [d / f.name for f in view.lead[:1] for d in (figdir, root / view.exp.generated_dir)]
-    candidates = ([figdir / named] if isinstance(named, str) else []) + lead + sorted(figdir.glob("*.png"))
+    candidates = ([figdir / named] if isinstance(named, str) else []) + lead + \
+        [p for p in sorted(figdir.glob("*.png")) if p.name != HISTORY_FIGURE]
     if view.generated is not None:
         candidates += [root / view.exp.generated_dir / f"{t.name}.png" for t in view.generated.tracks if t.roll]
     for path in candidates:

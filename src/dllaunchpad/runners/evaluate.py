@@ -22,7 +22,7 @@ import torch
 from dllaunchpad import io
 from dllaunchpad.experiments import family_module
 from dllaunchpad.pipeline import provenance
-from dllaunchpad.pipeline.registry import RUN_FILE, Experiment, is_wall_clock
+from dllaunchpad.pipeline.registry import HISTORY_FIGURE, RUN_FILE, Experiment, is_wall_clock
 from dllaunchpad.training import devices
 
 
@@ -52,6 +52,8 @@ def evaluate(exp: Experiment, stage=None) -> dict:
         bad = [k for k, v in metrics.items() if isinstance(v, (dict, list))]
         if bad:
             raise TypeError(f"{exp.name}: metrics must be flat, got nested values for {bad}")
+        if exp.trains:
+            _draw_history(exp, figures)
         run.update({k: v for k, v in metrics.items() if is_wall_clock(k)})
         run["evaluate_seconds"] = round(time.perf_counter() - t0, 3)
         io.write_json(figures / RUN_FILE, run)
@@ -70,3 +72,15 @@ def evaluate(exp: Experiment, stage=None) -> dict:
                "chapter_section": exp.chapter, "computed_on": computed_on}
     io.write_json(exp.path(exp.metrics), metrics)
     return metrics
+
+
+def _draw_history(exp: Experiment, figures) -> None:
+    """The learning curves of the training history, for the report's "Learning curves" section:
+    drawn here, in the experiment's own job (parallel, and redrawn only when it reruns), rather
+    than for every experiment in the one report job at the end of each run."""
+    from dllaunchpad.analysis.figures import history_figure
+
+    history = exp.path(exp.history)
+    drawn = history_figure(history, f"{exp.title}: per-epoch history") if history.is_file() else None
+    if drawn is not None:
+        (figures / HISTORY_FIGURE).write_bytes(drawn[0])  # the alt text is in the PNG (ALT_KEY)
