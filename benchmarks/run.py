@@ -2,8 +2,8 @@
 
 Each script runs in its own process (threads, allocator settings and imported modules do not
 carry over), back to back on the same machine, so that their ratios hold on a noisy machine.
-About 17 minutes on 2 cores, most of it the quick DAG; `--only NAME ...` runs a subset,
-`--json FILE` keeps the rows. The GPU script (benchmarks/gpu.py) is separate: it needs a GPU.
+About 30 minutes on 2 cores, most of it the quick DAG and the test suite; `--only NAME ...`
+runs a subset, `--json FILE` keeps the rows. The GPU script (benchmarks/gpu.py) is separate: it needs a GPU.
 
     1 training_overhead   Lightning runner vs a plain loop, mnist_mlp epoch    <= 1.15x
     2 convolutions        mnist_cnn / denoising AE epoch vs Keras              <= 7.9 s / 19 s
@@ -15,6 +15,7 @@ About 17 minutes on 2 cores, most of it the quick DAG; `--only NAME ...` runs a 
     7 job_start           fixed cost of a train/evaluate job, cold and warm    <= 1.5 s
     8 dvc_status          no-op dvc status / repro on the full registry, from   <= 1 s
                           placeholder outputs (no DAG run); dvc commit of all
+    9 test_command        the README's test command, whole suite                <= 8 min
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pathlib import Path
 from common import REPO, Row, print_table
 
 SCRIPTS = ["training_overhead", "convolutions", "data_path", "imports", "hardware_limit", "job_start", "dvc_status",
-           "quick_dag"]
+           "quick_dag", "test_command"]
 
 
 def main() -> int:

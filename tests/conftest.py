@@ -9,9 +9,12 @@ test, whether from :func:`require_tool`, :func:`require`, ``pytest.skip`` in a f
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,35 @@ import pytest
 # Subprocess tests run `snakemake`, `dvc` and `dllaunchpad` (and Snakemake's rules run the
 # latter): find them in the interpreter's own environment even when it was not activated.
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+
+# Snakemake imports every installed executor plugin when it starts, and the SLURM plugin then
+# runs `scontrol show config` for a default. Where SLURM's client is installed but no controller
+# answers (CI installs it for tests/test_slurm.py, which starts its own cluster), that call waits
+# 9 s, at each of the ~40 Snakemake starts of the other tests. They see a `scontrol` that fails
+# at once instead, as on a machine without SLURM; tests/test_slurm.py takes it off PATH again
+# (without_scontrol_stub) while its cluster runs.
+STUB_ENV = "LAUNCHPAD_TESTS_SCONTROL_STUB"
+if STUB_ENV not in os.environ:  # pytest's own process: pytest-xdist's workers inherit the folder
+    _stub = Path(tempfile.mkdtemp(prefix="launchpad-tests-"))
+    (_stub / "scontrol").write_text("#!/bin/sh\n# tests/conftest.py: no SLURM controller outside tests/test_slurm.py\nexit 1\n")
+    (_stub / "scontrol").chmod(0o755)
+    atexit.register(shutil.rmtree, _stub, True)
+    os.environ[STUB_ENV] = str(_stub)
+SCONTROL_STUB = os.environ[STUB_ENV]
+if SCONTROL_STUB not in os.environ["PATH"].split(os.pathsep):
+    os.environ["PATH"] = f"{SCONTROL_STUB}{os.pathsep}{os.environ['PATH']}"
+
+
+@contextlib.contextmanager
+def without_scontrol_stub():
+    """The real `scontrol` on PATH for the block (tests/test_slurm.py's cluster)."""
+    saved = os.environ["PATH"]
+    os.environ["PATH"] = os.pathsep.join(d for d in saved.split(os.pathsep) if d != SCONTROL_STUB)
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = saved
+
 
 # The offline copies of the raw datasets (see ../shared/mirror/README.md), next to the repository.
 MIRROR = Path(__file__).resolve().parents[1].parent / "shared" / "mirror"
@@ -117,3 +149,20 @@ def pytest_runtest_makereport(item, call):
     report.outcome = "failed"
     report.longrepr = (f"CI=true: real-component test {item.nodeid} would skip ({reason}); CI installs every "
                        f"component (.ci/run), so this skip hides a broken install or test")
+
+
+# -- order: the longest files first ---------------------------------------------------------
+
+# The README's command runs the files on two workers (pytest-xdist, `--dist loadfile`: a file's
+# tests stay on one worker, so its module fixtures are built once), handed out in this order.
+# The quick DAG's file takes about half the suite's time: started last, it would run alone at
+# the end while the other worker sat idle. Only the order changes, never which tests run.
+LONGEST_FIRST = ("test_pipeline.py", "test_slurm.py", "test_dvc.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the rest keep their order

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from conftest import REPO
+from conftest import REPO, SCONTROL_STUB
 
 
 def _cli(*args, cwd=REPO):
@@ -109,7 +109,7 @@ def test_pinning_reaches_libraries_already_loaded():
 def test_run_works_without_an_activated_venv():
     """The README runs `.venv/bin/dllaunchpad run` with the venv not on PATH: snakemake, and
     the `dllaunchpad` and `dvc` its jobs call, must still be found beside the interpreter."""
-    env = {**os.environ, "PATH": "/usr/bin:/bin"}
+    env = {**os.environ, "PATH": f"{SCONTROL_STUB}:/usr/bin:/bin"}  # the stub: conftest.py
     proc = subprocess.run([sys.executable, "-m", "dllaunchpad.cli", "--scale", "quick", "run", "-n"], cwd=REPO,
                           env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 import workcopy
-from conftest import MIRROR, REPO, missing_component
+from conftest import MIRROR, REPO, missing_component, without_scontrol_stub
 
 # A real SLURM cluster is a real component: on a machine without it (or without root) the test
 # skips; under CI=true, where .ci/run installs slurmctld, slurmd and munge, it fails instead.
@@ -51,6 +51,11 @@ def _cluster_up() -> bool:
 
 @pytest.fixture(scope="module")
 def cluster():
+    with without_scontrol_stub():  # the real scontrol: this module's cluster answers it
+        yield from _a_cluster()
+
+
+def _a_cluster():
     reason = _why_not()
     if reason:
         missing_component(reason)
