@@ -32,7 +32,8 @@ os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get(
 STUB_ENV = "LAUNCHPAD_TESTS_SCONTROL_STUB"
 if STUB_ENV not in os.environ:  # pytest's own process: pytest-xdist's workers inherit the folder
     _stub = Path(tempfile.mkdtemp(prefix="launchpad-tests-"))
-    (_stub / "scontrol").write_text("#!/bin/sh\n# tests/conftest.py: no SLURM controller outside tests/test_slurm.py\nexit 1\n")
+    (_stub / "scontrol").write_text("#!/bin/sh\n# tests/conftest.py: no SLURM controller outside "
+                                    "tests/test_slurm.py\nexit 1\n")
     (_stub / "scontrol").chmod(0o755)
     atexit.register(shutil.rmtree, _stub, True)
     os.environ[STUB_ENV] = str(_stub)
@@ -153,8 +154,8 @@ def pytest_runtest_makereport(item, call):
 
 # -- order: the longest files first ---------------------------------------------------------
 
-# The README's command runs the files on two workers (pytest-xdist, `--dist loadfile`: a file's
-# tests stay on one worker, so its module fixtures are built once), handed out in this order.
+# The README's command runs the files on one worker per core (pytest-xdist, `--dist loadfile`: a
+# file's tests stay on one worker, so its module fixtures are built once), handed out in this order.
 # The quick DAG's file takes about half the suite's time: started last, it would run alone at
 # the end while the other worker sat idle. Only the order changes, never which tests run.
 LONGEST_FIRST = ("test_pipeline.py", "test_slurm.py", "test_dvc.py")
