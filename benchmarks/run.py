@@ -2,7 +2,7 @@
 
 Each script runs in its own process (threads, allocator settings and imported modules do not
 carry over), back to back on the same machine, so that their ratios hold on a noisy machine.
-About 30 minutes on 2 cores, most of it the quick DAG and the test suite; `--only NAME ...`
+About 25 minutes on 2 cores, most of it the quick DAG and the test suite; `--only NAME ...`
 runs a subset, `--json FILE` keeps the rows. The GPU script (benchmarks/gpu.py) is separate: it needs a GPU.
 
     1 training_overhead   Lightning runner vs a plain loop, mnist_mlp epoch    <= 1.15x

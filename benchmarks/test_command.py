@@ -42,10 +42,13 @@ def counts(root: ET.Element) -> dict[str, int]:
 
 
 def per_file(root: ET.Element) -> dict[str, float]:
-    """Seconds per test file (setup, call and teardown of its tests)."""
+    """Seconds per test file (setup, call and teardown of its tests). A test's JUnit classname is
+    its module's dotted path, then its class if it has one: tests.test_pipeline[.TestX]."""
     files: dict[str, float] = collections.defaultdict(float)
     for case in root.iter("testcase"):
-        files[case.get("classname", "?").split(".")[0] + ".py"] += float(case.get("time", 0))
+        parts = case.get("classname", "?").split(".")
+        module = next((p for p in parts if p.startswith("test_")), parts[-1])
+        files[f"{module}.py"] += float(case.get("time", 0))
     return dict(files)
 
 
@@ -67,7 +70,7 @@ def main() -> int:
             note="what one worker would take; the wall is lower by the workers' overlap"),
     ]
     if args.serial:
-        serial, sroot, _ = run_tests(["-n", "0"])
+        serial, _, _ = run_tests(["-n", "0"])
         rows.append(Row("tests: one process (-n 0)", "wall, whole suite", serial / 60, "min",
                         note=f"{serial / wall:.2f}x the README command's wall"))
     finish(rows, args)

@@ -51,3 +51,19 @@ def test_rule_times_read_snakemake_benchmark_files(tmp_path, capsys):
     assert out[0].startswith(f"CPU: {cpu_model()}, ")  # Intel one session, AMD the next: say which
     assert out[1].split() == ["benchmark", "figure", "value", "target", "met", "note"]
     assert out[3].split() == ["x", "a", "figure", "1.5", "s", "<=", "2", "s", "yes", "note"]
+
+
+def test_the_test_command_benchmark_reads_junit_per_file(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    from test_command import counts, per_file
+
+    (tmp_path / "junit.xml").write_text(
+        '<testsuites><testsuite name="pytest" errors="0" failures="1" skipped="2" tests="5">'
+        '<testcase classname="tests.test_pipeline" name="a" time="1.5"/>'
+        '<testcase classname="tests.test_pipeline" name="b" time="2.0"/>'
+        '<testcase classname="tests.test_cli.TestRun" name="c" time="0.25"/>'
+        '</testsuite></testsuites>')
+    root = ET.parse(tmp_path / "junit.xml").getroot()
+    assert per_file(root) == {"test_pipeline.py": 3.5, "test_cli.py": 0.25}
+    assert counts(root) == {"tests": 5, "failures": 1, "errors": 0, "skipped": 2}
