@@ -227,15 +227,6 @@ def learning_curves(history: dict[str, list[float]], title: str, max_panels: int
     return _panels_png(plt, fig, axes, len(names), title)
 
 
-def history_figure(history_csv: Path, title: str):
-    """learning_curves of a history file (reports/history/<exp>.csv): (PNG bytes, alt text), or
-    None when it has no epochs or a cell that is no number."""
-    try:
-        return learning_curves(read_history(history_csv), title)
-    except (ValueError, KeyError):
-        return None
-
-
 def overlaid_learning_curves(runs: dict[str, dict[str, list[float]]], title: str, max_panels: int = 4):
     """`dllaunchpad report --compare`: the histories of several runs of one experiment, one panel
     per measured quantity (losses first), one colour per run, training solid and validation

@@ -163,7 +163,7 @@ def evaluate(exp, module, figures_dir: Path) -> dict:
     splits = make_splits(exp)
     shape = exp.spec["model"]["shape"]
     metrics = EVALUATORS[shape](exp, module, splits, figures_dir)
-    history = read_history(exp.path(exp.history))   # the report draws its curves itself
+    history = read_history(exp.path(exp.history))   # its curves: runners/evaluate.py draws them
     metrics.update({
         "shape": shape,
         "cell": exp.spec["model"]["cell"],

@@ -434,6 +434,12 @@ def lead_figures(view: "ExperimentView", root: Path) -> list[Figure]:
 
 # -- files -----------------------------------------------------------------------------------
 
+def _figure_pngs(figdir: Path) -> list[Path]:
+    """The family's figures in name order: the learning curves evaluate drew beside them
+    (runners/evaluate.py) have a section of their own and are no card picture."""
+    return [p for p in sorted(figdir.glob("*.png")) if p.name != HISTORY_FIGURE]
+
+
 def figure(path: Path, root: Path) -> Figure:
     from dllaunchpad.analysis.figures import alt_text
 
@@ -573,10 +579,9 @@ def experiment_view(exp: Experiment, reg: Registry, root: Path, scale: str, chap
             view.run = {}
     view.card = _usable_card(provenance.read_card(figdir / provenance.CARD))
     if figdir.is_dir():
-        # The learning curves evaluate drew (runners/evaluate.py) have a section of their own.
         history = figdir / HISTORY_FIGURE
         view.history_figure = figure(history, root) if history.is_file() else None
-        view.figures = [figure(p, root) for p in sorted(figdir.glob("*.png")) if p.name != HISTORY_FIGURE]
+        view.figures = [figure(p, root) for p in _figure_pngs(figdir)]
         artifact_links: list = []
         _artifacts(figdir, root, view.tables, view.json_artifacts, artifact_links)
         view.links += [(f"artifact: {name}", rel) for name, rel in artifact_links]
@@ -613,8 +618,7 @@ def _choose_thumbnail(view: ExperimentView, root: Path) -> None:
     figdir = root / view.exp.figures_dir
     named = view.metrics.get("thumbnail")
     lead = [d / f.name for f in view.lead[:1] for d in (figdir, root / view.exp.generated_dir)]
-    candidates = ([figdir / named] if isinstance(named, str) else []) + lead + \
-        [p for p in sorted(figdir.glob("*.png")) if p.name != HISTORY_FIGURE]
+    candidates = ([figdir / named] if isinstance(named, str) else []) + lead + _figure_pngs(figdir)
     if view.generated is not None:
         candidates += [root / view.exp.generated_dir / f"{t.name}.png" for t in view.generated.tracks if t.roll]
     for path in candidates:

@@ -78,9 +78,14 @@ def _draw_history(exp: Experiment, figures) -> None:
     """The learning curves of the training history, for the report's "Learning curves" section:
     drawn here, in the experiment's own job (parallel, and redrawn only when it reruns), rather
     than for every experiment in the one report job at the end of each run."""
-    from dllaunchpad.analysis.figures import history_figure
+    from dllaunchpad.analysis.figures import learning_curves, read_history
 
     history = exp.path(exp.history)
-    drawn = history_figure(history, f"{exp.title}: per-epoch history") if history.is_file() else None
-    if drawn is not None:
+    if not history.is_file():
+        return
+    try:
+        drawn = learning_curves(read_history(history), f"{exp.title}: per-epoch history")
+    except (ValueError, KeyError):  # a cell that is no number: the page goes without the section
+        return
+    if drawn is not None:  # None: no epochs
         (figures / HISTORY_FIGURE).write_bytes(drawn[0])  # the alt text is in the PNG (ALT_KEY)
