@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io as _io
 import math
+import textwrap
 from pathlib import Path
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -163,11 +164,15 @@ def curves(path: Path, history: dict[str, list[float]], keys: list[str], ylabel:
 
 
 def epoch_axis(ax) -> None:
-    """x axis = epochs: labelled, whole numbers only."""
+    """x axis = epochs: labelled, whole numbers only. Call it after plotting (it reads the limits)."""
     from matplotlib.ticker import MaxNLocator
 
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    lo, hi = ax.get_xlim()
+    if hi - lo < 2:  # one epoch: autoscaling leaves a window around it too narrow for whole numbers
+        mid = round((lo + hi) / 2)
+        ax.set_xlim(mid - 1, mid + 1)
 
 
 # -- the report's own figure: every per-epoch value of a history CSV ------------------------
@@ -266,6 +271,9 @@ def _panels_png(plt, fig, axes, used: int, title: str) -> tuple[bytes, str]:
         ax.set_visible(False)
     fig.suptitle(title)
     alt = describe(fig)
+    # Then wrapped to the figure's width (~9 characters per inch at the title's size): an
+    # experiment's full title is often wider than two panels, and savefig would cut it off.
+    fig.suptitle(textwrap.fill(title, width=max(30, int(fig.get_figwidth() * 9))))
     fig.tight_layout()
     buf = _io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None, ALT_KEY: alt})
